@@ -1,0 +1,47 @@
+package dev.palm4j.core.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The one float vector species every kernel uses.
+ *
+ * <p>It is fixed when the class loads: the widest shape the CPU supports (512-bit with AVX-512,
+ * 256-bit with AVX2), or the width named by the system property {@code palm4j.vector.bits}
+ * (64, 128, 256 or 512). It is never chosen by timing, so a run gives the same bits every time
+ * on the same machine and settings; the width is recorded with every run.
+ */
+public final class Simd {
+    private Simd() {}
+
+    /** System property that overrides the default vector width, in bits. */
+    public static final String WIDTH_PROPERTY = "palm4j.vector.bits";
+
+    public static final VectorSpecies<Float> F = pick(System.getProperty(WIDTH_PROPERTY));
+
+    /** Floats per vector. */
+    public static final int LANES = F.length();
+
+    /** Vector width in bits. */
+    public static int bits() {
+        return F.vectorBitSize();
+    }
+
+    static VectorSpecies<Float> pick(String bits) {
+        if (bits == null || bits.isBlank()) return FloatVector.SPECIES_PREFERRED;
+        return switch (bits.trim()) {
+            case "64" -> FloatVector.SPECIES_64;
+            case "128" -> FloatVector.SPECIES_128;
+            case "256" -> FloatVector.SPECIES_256;
+            case "512" -> FloatVector.SPECIES_512;
+            default -> throw new IllegalArgumentException(
+                    "-D" + WIDTH_PROPERTY + "=" + bits + " is not a vector width: use 64, 128, 256 or 512");
+        };
+    }
+
+    /** The widest float shape this CPU runs natively, for reports. */
+    public static int preferredBits() {
+        return VectorShape.preferredShape().vectorBitSize();
+    }
+}
