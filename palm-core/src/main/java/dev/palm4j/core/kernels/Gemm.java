@@ -1,0 +1,224 @@
+package dev.palm4j.core.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Single-precision matrix multiply, the only place palm4j spends most of its FLOPs.
+ *
+ * <p>{@code C (M,N) (+)= op(A) (M,K) . op(B) (K,N)}, all row-major with explicit row strides
+ * ({@code lda}, {@code ldb}, {@code ldc}), where {@code op(A)} is A or A stored transposed (K,M)
+ * and {@code op(B)} is B or B stored transposed (N,K). Training needs all three forms:
+ * forward {@code y = x . W^T} (NT), input gradient {@code dx = dy . W} (NN), weight gradient
+ * {@code dW = dy^T . x} (TN).
+ *
+ * <p>Goto/BLIS structure: B is packed per (KC x NC) block into NR-wide column slivers, A per
+ * (MC x KC) block into MR-tall row slivers, and a register-blocked MR x NR micro-kernel
+ * accumulates a tile of C in vector registers over the whole KC depth. Packing turns every
+ * transpose into the same inner loop. Threads split the M blocks (and the N range when there are
+ * too few M blocks); the K blocks run in a fixed order, so every element of C is summed in the
+ * same order whatever the thread count: results are bitwise identical for every width.
+ */
+public final class Gemm {
+    private Gemm() {}
+
+    private static final VectorSpecies<Float> F = Simd.F;
+    private static final int L = F.length();
+    /** Micro-tile: MR rows of C by NR = 2 vectors of columns, 12 accumulators. */
+    static final int MR = 6;
+    static final int NR = 2 * L;
+    /** Cache blocks: an MC x KC block of A stays in L2, a KC x NR sliver of B in L1. */
+    static final int KC = 256;
+    static final int MC = 96;
+    static final int NC = 3072;
+
+    // Packing buffers live per thread and only ever grow, so steady-state calls allocate nothing.
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[2][0]);
+
+    /** C (M,N) (+)= A (M,K) . B (K,N), dense row-major. */
+    public static void matmul(Parallel par, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff,
+                              int m, int n, int k, boolean accumulate) {
+        gemm(par, false, false, m, n, k, a, aOff, k, b, bOff, n, c, cOff, n, accumulate);
+    }
+
+    /** C (M,N) (+)= A (M,K) . B^T, with B stored (N,K): the forward {@code x . W^T}. */
+    public static void matmulNT(Parallel par, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff,
+                                int m, int n, int k, boolean accumulate) {
+        gemm(par, false, true, m, n, k, a, aOff, k, b, bOff, k, c, cOff, n, accumulate);
+    }
+
+    /** C (M,N) (+)= A^T . B, with A stored (K,M) and B (K,N): the weight gradient {@code dy^T . x}. */
+    public static void matmulTN(Parallel par, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff,
+                                int m, int n, int k, boolean accumulate) {
+        gemm(par, true, false, m, n, k, a, aOff, m, b, bOff, n, c, cOff, n, accumulate);
+    }
+
+    /**
+     * General form. {@code transA}: A is stored (K,M) with row stride lda; else (M,K). {@code
+     * transB}: B is stored (N,K) with row stride ldb; else (K,N). Without {@code accumulate} C is
+     * overwritten (and zeroed when K = 0).
+     */
+    public static void gemm(Parallel par, boolean transA, boolean transB, int m, int n, int k,
+                            float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                            float[] c, int cOff, int ldc, boolean accumulate) {
+        if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative gemm shape " + m + "x" + n + "x" + k);
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+            return;
+        }
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            int nPanels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                float[] bp = packedB(nPanels * NR * kc);
+                int jc0 = jc, pc0 = pc;
+                par.forRange(nPanels, 8, (lo, hi) -> {
+                    for (int panel = lo; panel < hi; panel++)
+                        packB(transB, b, bOff, ldb, pc0, kc, jc0 + panel * NR, Math.min(NR, n - jc0 - panel * NR), bp, panel * NR * kc);
+                });
+                boolean overwrite = pc == 0 && !accumulate;
+                int mBlocks = (m + MC - 1) / MC;
+                // Enough tasks to keep every thread busy: split the N panels when M is short.
+                int nSplit = Math.min(nPanels, Math.max(1, (2 * par.width() + mBlocks - 1) / mBlocks));
+                par.forEach(mBlocks * nSplit, t -> {
+                    int ib = t / nSplit, js = t % nSplit;
+                    int ic = ib * MC, mc = Math.min(MC, m - ic);
+                    int p0 = nPanels * js / nSplit, p1 = nPanels * (js + 1) / nSplit;
+                    float[] ap = packedA(((mc + MR - 1) / MR) * MR * kc);
+                    packA(transA, a, aOff, lda, ic, mc, pc0, kc, ap);
+                    macro(ap, mc, bp, p0, p1, kc, c, cOff + ic * ldc + jc0, ldc, nc, overwrite);
+                });
+            }
+        }
+    }
+
+    private static float[] packedB(int size) {
+        float[][] buf = BUFFERS.get();
+        if (buf[0].length < size) buf[0] = new float[size];
+        return buf[0];
+    }
+
+    private static float[] packedA(int size) {
+        float[][] buf = BUFFERS.get();
+        if (buf[1].length < size) buf[1] = new float[size];
+        return buf[1];
+    }
+
+    // B block rows pc..pc+kc, columns j0..j0+w -> dst (kc, NR), zero-padded past w.
+    private static void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int j0, int w,
+                              float[] dst, int d) {
+        if (!transB && w == NR) {
+            for (int p = 0; p < kc; p++, d += NR) {
+                int src = bOff + (pc + p) * ldb + j0;
+                FloatVector.fromArray(F, b, src).intoArray(dst, d);
+                FloatVector.fromArray(F, b, src + L).intoArray(dst, d + L);
+            }
+        } else if (!transB) {
+            for (int p = 0; p < kc; p++, d += NR) {
+                int src = bOff + (pc + p) * ldb + j0;
+                for (int j = 0; j < NR; j++) dst[d + j] = j < w ? b[src + j] : 0f;
+            }
+        } else {
+            // B stored (N,K): column j of op(B) is row j of B, contiguous along K.
+            for (int j = 0; j < NR; j++) {
+                if (j < w) {
+                    int src = bOff + (j0 + j) * ldb + pc;
+                    for (int p = 0; p < kc; p++) dst[d + p * NR + j] = b[src + p];
+                } else {
+                    for (int p = 0; p < kc; p++) dst[d + p * NR + j] = 0f;
+                }
+            }
+        }
+    }
+
+    // A block rows ic..ic+mc, depth pc..pc+kc -> dst as MR-tall slivers (kc, MR), zero-padded.
+    private static void packA(boolean transA, float[] a, int aOff, int lda, int ic, int mc, int pc, int kc,
+                              float[] dst) {
+        int d = 0;
+        for (int ir = 0; ir < mc; ir += MR) {
+            int h = Math.min(MR, mc - ir);
+            if (transA) {
+                // A stored (K,M): the MR values of one k are contiguous.
+                for (int p = 0; p < kc; p++, d += MR) {
+                    int src = aOff + (pc + p) * lda + ic + ir;
+                    for (int i = 0; i < MR; i++) dst[d + i] = i < h ? a[src + i] : 0f;
+                }
+            } else {
+                for (int i = 0; i < MR; i++) {
+                    if (i < h) {
+                        int src = aOff + (ic + ir + i) * lda + pc;
+                        for (int p = 0; p < kc; p++) dst[d + p * MR + i] = a[src + p];
+                    } else {
+                        for (int p = 0; p < kc; p++) dst[d + p * MR + i] = 0f;
+                    }
+                }
+                d += kc * MR;
+            }
+        }
+    }
+
+    // C block (mc, panels p0..p1 of NR columns) (+)= packed A (mc, kc) . packed B slivers.
+    private static void macro(float[] ap, int mc, float[] bp, int p0, int p1, int kc,
+                              float[] c, int cOff, int ldc, int nc, boolean overwrite) {
+        float[] edge = null;
+        for (int panel = p0; panel < p1; panel++) {
+            int j = panel * NR, w = Math.min(NR, nc - j);
+            for (int ir = 0; ir < mc; ir += MR) {
+                int h = Math.min(MR, mc - ir);
+                int ai = (ir / MR) * MR * kc, bi = panel * NR * kc;
+                if (h == MR && w == NR) {
+                    micro(kc, ap, ai, bp, bi, c, cOff + ir * ldc + j, ldc, overwrite);
+                } else {
+                    if (edge == null) edge = new float[MR * NR];
+                    micro(kc, ap, ai, bp, bi, edge, 0, NR, true);
+                    for (int i = 0; i < h; i++) {
+                        int row = cOff + (ir + i) * ldc + j;
+                        for (int jj = 0; jj < w; jj++)
+                            c[row + jj] = overwrite ? edge[i * NR + jj] : c[row + jj] + edge[i * NR + jj];
+                    }
+                }
+            }
+        }
+    }
+
+    // The register tile: C (MR, NR) (+)= sum over kc of packed A column (MR) x packed B row (NR).
+    private static void micro(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
+                              boolean overwrite) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z,
+                c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        for (int p = 0; p < kc; p++, ai += MR, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(F, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(F, bp, bi + L);
+            FloatVector a0 = FloatVector.broadcast(F, ap[ai]);
+            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
+            FloatVector a1 = FloatVector.broadcast(F, ap[ai + 1]);
+            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
+            FloatVector a2 = FloatVector.broadcast(F, ap[ai + 2]);
+            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
+            FloatVector a3 = FloatVector.broadcast(F, ap[ai + 3]);
+            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
+            FloatVector a4 = FloatVector.broadcast(F, ap[ai + 4]);
+            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
+            FloatVector a5 = FloatVector.broadcast(F, ap[ai + 5]);
+            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
+        }
+        store(c, ci, c00, c01, overwrite);
+        store(c, ci + ldc, c10, c11, overwrite);
+        store(c, ci + 2 * ldc, c20, c21, overwrite);
+        store(c, ci + 3 * ldc, c30, c31, overwrite);
+        store(c, ci + 4 * ldc, c40, c41, overwrite);
+        store(c, ci + 5 * ldc, c50, c51, overwrite);
+    }
+
+    private static void store(float[] c, int i, FloatVector v0, FloatVector v1, boolean overwrite) {
+        if (!overwrite) {
+            v0 = v0.add(FloatVector.fromArray(F, c, i));
+            v1 = v1.add(FloatVector.fromArray(F, c, i + L));
+        }
+        v0.intoArray(c, i);
+        v1.intoArray(c, i + L);
+    }
+}
