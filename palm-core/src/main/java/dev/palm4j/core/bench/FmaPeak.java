@@ -15,8 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
 public final class FmaPeak {
     private FmaPeak() {}
 
-    /** Peak measured on {@code threads} threads: total GFLOP/s and the median of the repeats. */
-    public record Result(int threads, int vectorBits, double gflops) {}
+    /**
+     * Peak on {@code threads} threads at once: aggregate GFLOP/s, median of the repeats;
+     * {@code quiet} is false when no sample ran without another process on the CPU.
+     */
+    public record Result(int threads, int vectorBits, double gflops, boolean quiet) {}
 
     private static final VectorSpecies<Float> F = Simd.F;
     private static final int INNER = 1 << 20;
@@ -28,9 +31,15 @@ public final class FmaPeak {
     public static Result measure(int threads, int repeats, double seconds) {
         warmUp();
         long itersPerRun = calibrate(seconds / repeats);
-        List<Double> rates = new ArrayList<>();
-        for (int r = 0; r < repeats; r++) rates.add(runOnce(threads, itersPerRun));
-        return new Result(threads, Simd.bits(), Stats.median(rates));
+        // Keep quiet samples only (another process on the CPU would lower the peak and inflate
+        // every MFU computed from it); after 4x as many noisy ones, take what there is.
+        List<Double> quiet = new ArrayList<>(), noisy = new ArrayList<>();
+        while (quiet.size() < repeats && noisy.size() < 4 * repeats) {
+            Quiet.Mark m = Quiet.mark();
+            double rate = runOnce(threads, itersPerRun);
+            (m.foreignSince() <= Quiet.THRESHOLD ? quiet : noisy).add(rate);
+        }
+        return new Result(threads, Simd.bits(), Stats.median(quiet.isEmpty() ? noisy : quiet), !quiet.isEmpty());
     }
 
     private static void warmUp() {
