@@ -33,7 +33,7 @@ public final class Gemm {
     static final int NC = 3072;
 
     // Packing buffers live per thread and only ever grow, so steady-state calls allocate nothing.
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[2][0]);
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0], new float[MR * NR]});
 
     /** C (M,N) (+)= A (M,K) . B (K,N), dense row-major. */
     public static void matmul(Parallel par, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff,
@@ -162,7 +162,7 @@ public final class Gemm {
     // C block (mc, panels p0..p1 of NR columns) (+)= packed A (mc, kc) . packed B slivers.
     private static void macro(float[] ap, int mc, float[] bp, int p0, int p1, int kc,
                               float[] c, int cOff, int ldc, int nc, boolean overwrite) {
-        float[] edge = null;
+        float[] edge = BUFFERS.get()[2]; // a partial tile is computed here, then copied
         for (int panel = p0; panel < p1; panel++) {
             int j = panel * NR, w = Math.min(NR, nc - j);
             for (int ir = 0; ir < mc; ir += MR) {
@@ -171,7 +171,6 @@ public final class Gemm {
                 if (h == MR && w == NR) {
                     micro(kc, ap, ai, bp, bi, c, cOff + ir * ldc + j, ldc, overwrite);
                 } else {
-                    if (edge == null) edge = new float[MR * NR];
                     micro(kc, ap, ai, bp, bi, edge, 0, NR, true);
                     for (int i = 0; i < h; i++) {
                         int row = cOff + (ir + i) * ldc + j;
