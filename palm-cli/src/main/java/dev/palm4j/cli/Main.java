@@ -1,5 +1,6 @@
 package dev.palm4j.cli;
 
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -80,7 +81,7 @@ public final class Main implements Runnable {
         try {
             code = execute(newCommandLine(), args);
         } catch (RuntimeException | Error e) { // a malformed @Command: a bug, reported the usual way
-            code = Errors.report(e, new java.io.PrintWriter(System.err, true), true);
+            code = Errors.report(e, new PrintWriter(System.err, true), true);
         }
         System.out.flush();
         System.exit(code);
