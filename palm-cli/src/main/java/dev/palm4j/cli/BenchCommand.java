@@ -18,5 +18,5 @@ import picocli.CommandLine.Command;
                 + " the cores are free.",
         },
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {})
+        subcommands = {BenchPeakCommand.class})
 public final class BenchCommand {}

@@ -1,5 +1,6 @@
 package dev.palm4j.core.kernels;
 
+import dev.palm4j.core.InputException;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -35,8 +36,8 @@ public final class Simd {
             case "128" -> FloatVector.SPECIES_128;
             case "256" -> FloatVector.SPECIES_256;
             case "512" -> FloatVector.SPECIES_512;
-            default -> throw new IllegalArgumentException(
-                    "-D" + WIDTH_PROPERTY + "=" + bits + " is not a vector width: use 64, 128, 256 or 512");
+            default -> throw new InputException("-D" + WIDTH_PROPERTY + "=" + bits + " is not a vector width",
+                    "use 64, 128, 256 or 512, or leave it unset for the CPU's widest");
         };
     }
 
