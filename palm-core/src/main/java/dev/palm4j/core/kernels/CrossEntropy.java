@@ -30,25 +30,27 @@ public final class CrossEntropy {
     // logits (N,V), targets (N) -> losses (N), ces (N), dlogits (N,V) (=); returns rows counted
     // ces may be null. dlogits may be null (no gradient) or logits itself (same offset: in place).
     // scale is usually 1 / (rows counted over the whole batch, all micro-batches).
-    public static int forwardBackward(Parallel par, float[] losses, float[] ces, float[] dlogits, int dOff,
-            float[] logits, int lOff, int[] targets, int tOff, int N, int V, float zLoss, float scale) {
+    public static int forwardBackward(Parallel par, float[] losses, int lossOff, float[] ces, int ceOff,
+            float[] dlogits, int dOff, float[] logits, int lOff, int[] targets, int tOff, int N, int V,
+            float zLoss, float scale) {
         if (N < 0 || V < 1) throw new IllegalArgumentException("bad shape N=" + N + " V=" + V);
         Objects.checkFromIndexSize(lOff, (long) N * V, logits.length);
-        Objects.checkFromIndexSize(0, N, losses.length);
-        if (ces != null) Objects.checkFromIndexSize(0, N, ces.length);
+        Objects.checkFromIndexSize(lossOff, N, losses.length);
+        if (ces != null) Objects.checkFromIndexSize(ceOff, N, ces.length);
         if (dlogits != null) Objects.checkFromIndexSize(dOff, (long) N * V, dlogits.length);
         int counted = count(targets, tOff, N, V);
         par.forRange(N, Math.max(1, 8192 / V), (lo, hi) -> {
             for (int n = lo; n < hi; n++)
-                row(losses, ces, n, dlogits, dOff + n * V, logits, lOff + n * V, targets[tOff + n], V, zLoss, scale);
+                row(losses, lossOff + n, ces, ceOff + n, dlogits, dOff + n * V, logits, lOff + n * V,
+                        targets[tOff + n], V, zLoss, scale);
         });
         return counted;
     }
 
     // logits (N,V), targets (N) -> losses (N), ces (N); returns rows counted (evaluation: no gradient)
-    public static int forward(Parallel par, float[] losses, float[] ces, float[] logits, int lOff,
-            int[] targets, int tOff, int N, int V, float zLoss) {
-        return forwardBackward(par, losses, ces, null, 0, logits, lOff, targets, tOff, N, V, zLoss, 0f);
+    public static int forward(Parallel par, float[] losses, int lossOff, float[] ces, int ceOff,
+            float[] logits, int lOff, int[] targets, int tOff, int N, int V, float zLoss) {
+        return forwardBackward(par, losses, lossOff, ces, ceOff, null, 0, logits, lOff, targets, tOff, N, V, zLoss, 0f);
     }
 
     /**
@@ -67,23 +69,23 @@ public final class CrossEntropy {
         return counted;
     }
 
-    /** {@code rows[0] + ... + rows[N-1]} in double, in index order. */
-    public static double sum(float[] rows, int N) {
+    /** {@code rows[off] + ... + rows[off+N-1]} in double, in index order. */
+    public static double sum(float[] rows, int off, int N) {
         double s = 0;
-        for (int n = 0; n < N; n++) s += rows[n];
+        for (int n = 0; n < N; n++) s += rows[off + n];
         return s;
     }
 
     /** {@link #sum} over {@code counted} (ignored rows hold 0); NaN when nothing was counted. */
-    public static double mean(float[] rows, int N, int counted) {
-        return counted == 0 ? Double.NaN : sum(rows, N) / counted;
+    public static double mean(float[] rows, int off, int N, int counted) {
+        return counted == 0 ? Double.NaN : sum(rows, off, N) / counted;
     }
 
-    private static void row(float[] losses, float[] ces, int n, float[] d, int di, float[] x, int xi, int t,
+    private static void row(float[] losses, int li, float[] ces, int ci, float[] d, int di, float[] x, int xi, int t,
             int V, float zLoss, float scale) {
         if (t < 0) {
-            losses[n] = 0f;
-            if (ces != null) ces[n] = 0f;
+            losses[li] = 0f;
+            if (ces != null) ces[ci] = 0f;
             if (d != null) Arrays.fill(d, di, di + V, 0f);
             return;
         }
@@ -111,8 +113,8 @@ public final class CrossEntropy {
         }
         double lse = max + StrictMath.log(sum);
         double ce = lse - xt;
-        losses[n] = (float) (ce + zLoss * lse * lse);
-        if (ces != null) ces[n] = (float) ce;
+        losses[li] = (float) (ce + zLoss * lse * lse);
+        if (ces != null) ces[ci] = (float) ce;
         if (d == null) return;
 
         float k = (float) ((1.0 + 2.0 * zLoss * lse) * scale / sum);

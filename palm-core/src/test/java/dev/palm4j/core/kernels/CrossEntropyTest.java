@@ -46,7 +46,7 @@ class CrossEntropyTest {
                     ScalarOps.CeOut ref = ScalarOps.crossEntropy(logits, t, N, V, z, 1.0 / Math.max(1, N));
                     float scale = (float) (1.0 / Math.max(1, N));
                     float[] loss = new float[N], ce = new float[N], d = new float[N * V];
-                    int counted = CrossEntropy.forwardBackward(Parallel.SERIAL, loss, ce, d, 0, logits, 0, t, 0, N, V, z, scale);
+                    int counted = CrossEntropy.forwardBackward(Parallel.SERIAL, loss, 0, ce, 0, d, 0, logits, 0, t, 0, N, V, z, scale);
                     String what = "N=" + N + " V=" + V + " z=" + z;
                     assertEquals(ref.counted(), counted, what + " counted");
                     assertClose(ref.loss(), loss, 1e-5, 1e-6, what + " loss");
@@ -56,14 +56,14 @@ class CrossEntropyTest {
                     // in place, at an offset, and the loss-only form
                     float[] inPlace = new float[N * V + 3];
                     System.arraycopy(logits, 0, inPlace, 3, N * V);
-                    float[] loss2 = new float[N];
-                    CrossEntropy.forwardBackward(Parallel.SERIAL, loss2, null, inPlace, 3, inPlace, 3, t, 0, N, V, z, scale);
+                    float[] loss2 = new float[N + 2];
+                    CrossEntropy.forwardBackward(Parallel.SERIAL, loss2, 2, null, 0, inPlace, 3, inPlace, 3, t, 0, N, V, z, scale);
                     assertArrayEquals(d, Arrays.copyOfRange(inPlace, 3, 3 + N * V), what + " in-place dlogits");
-                    assertArrayEquals(loss, loss2, what + " in-place loss");
-                    float[] loss3 = new float[N], ce3 = new float[N];
-                    assertEquals(counted, CrossEntropy.forward(Parallel.SERIAL, loss3, ce3, logits, 0, t, 0, N, V, z));
+                    assertArrayEquals(loss, Arrays.copyOfRange(loss2, 2, 2 + N), what + " in-place loss");
+                    float[] loss3 = new float[N], ce3 = new float[N + 1];
+                    assertEquals(counted, CrossEntropy.forward(Parallel.SERIAL, loss3, 0, ce3, 1, logits, 0, t, 0, N, V, z));
                     assertArrayEquals(loss, loss3, what + " forward-only loss");
-                    assertArrayEquals(ce, ce3, what + " forward-only ce");
+                    assertArrayEquals(ce, Arrays.copyOfRange(ce3, 1, 1 + N), what + " forward-only ce");
                 }
     }
 
@@ -78,7 +78,7 @@ class CrossEntropyTest {
         int[] t = {V - 1, 0};
         ScalarOps.CeOut ref = ScalarOps.crossEntropy(logits, t, 2, V, 1e-4, 0.5);
         float[] loss = new float[2], ce = new float[2], d = new float[2 * V];
-        CrossEntropy.forwardBackward(Parallel.SERIAL, loss, ce, d, 0, logits, 0, t, 0, 2, V, 1e-4f, 0.5f);
+        CrossEntropy.forwardBackward(Parallel.SERIAL, loss, 0, ce, 0, d, 0, logits, 0, t, 0, 2, V, 1e-4f, 0.5f);
         assertClose(ref.ce(), ce, 1e-5, 1e-6, "ce");
         assertClose(ref.loss(), loss, 1e-5, 1e-6, "loss (z * lse^2 ~ 100)");
         assertClose(ref.dlogits(), d, 1e-4, 1e-7, "dlogits");
@@ -91,7 +91,7 @@ class CrossEntropyTest {
         float[] logits = randn(rng, N * V, 2);
         int[] t = targets(rng, N, V, false);
         float[] loss = new float[N], ce = new float[N];
-        CrossEntropy.forward(Parallel.SERIAL, loss, ce, logits, 0, t, 0, N, V, 0.01f);
+        CrossEntropy.forward(Parallel.SERIAL, loss, 0, ce, 0, logits, 0, t, 0, N, V, 0.01f);
         for (int n = 0; n < N; n++) {
             double lse = ce[n] + logits[n * V + t[n]];
             assertEquals(0.01 * lse * lse, loss[n] - ce[n], 1e-5);
@@ -109,10 +109,10 @@ class CrossEntropyTest {
         float scale = 1f / counted;
         float[] loss = new float[N], d = new float[N * V];
         java.util.function.DoubleSupplier mean = () -> {
-            CrossEntropy.forward(Parallel.SERIAL, loss, null, logits, 0, t, 0, N, V, z);
-            return CrossEntropy.mean(loss, N, counted);
+            CrossEntropy.forward(Parallel.SERIAL, loss, 0, null, 0, logits, 0, t, 0, N, V, z);
+            return CrossEntropy.mean(loss, 0, N, counted);
         };
-        CrossEntropy.forwardBackward(Parallel.SERIAL, loss, null, d, 0, logits, 0, t, 0, N, V, z, scale);
+        CrossEntropy.forwardBackward(Parallel.SERIAL, loss, 0, null, 0, d, 0, logits, 0, t, 0, N, V, z, scale);
         float[] fd = new float[N * V];
         for (int i = 0; i < N * V; i++) fd[i] = (float) centralDifference(logits, i, 1e-2, mean);
         assertClose(fd, d, 1e-2, 2e-4, "dlogits vs finite differences of the mean loss");
@@ -127,7 +127,7 @@ class CrossEntropyTest {
         float[] loss = new float[N], ce = new float[N], d = new float[N * V];
         Arrays.fill(d, 9f);
         Arrays.fill(loss, 9f);
-        int counted = CrossEntropy.forwardBackward(Parallel.SERIAL, loss, ce, d, 0, logits, 0, t, 0, N, V, 1e-4f, 1f / 3);
+        int counted = CrossEntropy.forwardBackward(Parallel.SERIAL, loss, 0, ce, 0, d, 0, logits, 0, t, 0, N, V, 1e-4f, 1f / 3);
         assertEquals(3, counted);
         for (int n : new int[] {1, 3, 5}) {
             assertEquals(0f, loss[n]);
@@ -137,12 +137,12 @@ class CrossEntropyTest {
         // the counted rows are exactly what they are on their own
         for (int n : new int[] {0, 2, 4}) {
             float[] l1 = new float[1], d1 = new float[V];
-            CrossEntropy.forwardBackward(Parallel.SERIAL, l1, null, d1, 0, logits, n * V, t, n, 1, V, 1e-4f, 1f / 3);
+            CrossEntropy.forwardBackward(Parallel.SERIAL, l1, 0, null, 0, d1, 0, logits, n * V, t, n, 1, V, 1e-4f, 1f / 3);
             assertEquals(l1[0], loss[n]);
             assertArrayEquals(d1, Arrays.copyOfRange(d, n * V, n * V + V));
         }
-        assertEquals((loss[0] + (double) loss[2] + loss[4]) / 3, CrossEntropy.mean(loss, N, counted), 1e-12);
-        assertTrue(Double.isNaN(CrossEntropy.mean(new float[2], 2, 0)));
+        assertEquals((loss[0] + (double) loss[2] + loss[4]) / 3, CrossEntropy.mean(loss, 0, N, counted), 1e-12);
+        assertTrue(Double.isNaN(CrossEntropy.mean(new float[2], 0, 2, 0)));
     }
 
     @Test
@@ -152,7 +152,7 @@ class CrossEntropyTest {
         Arrays.fill(d, 7f);
         int[] t = {1, 10, 2};
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CrossEntropy.forwardBackward(Parallel.SERIAL, loss, null, d, 0, logits, 0, t, 0, N, V, 0f, 1f));
+                () -> CrossEntropy.forwardBackward(Parallel.SERIAL, loss, 0, null, 0, d, 0, logits, 0, t, 0, N, V, 0f, 1f));
         assertTrue(e.getMessage().contains("10") && e.getMessage().contains("size 10") && e.getMessage().contains("row 1"),
                 e.getMessage());
         for (float x : d) assertEquals(7f, x);
@@ -169,8 +169,8 @@ class CrossEntropyTest {
             double refMean = 0;
             for (Parallel par : new Parallel[] {Parallel.SERIAL, p2, p3}) {
                 float[] loss = new float[N], ce = new float[N], d = new float[N * V];
-                int counted = CrossEntropy.forwardBackward(par, loss, ce, d, 0, logits, 0, t, 0, N, V, 1e-4f, 0.01f);
-                double mean = CrossEntropy.mean(loss, N, counted);
+                int counted = CrossEntropy.forwardBackward(par, loss, 0, ce, 0, d, 0, logits, 0, t, 0, N, V, 1e-4f, 0.01f);
+                double mean = CrossEntropy.mean(loss, 0, N, counted);
                 if (ref == null) {
                     ref = new float[][] {loss, ce, d};
                     refMean = mean;
