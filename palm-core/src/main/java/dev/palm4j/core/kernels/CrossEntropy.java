@@ -105,7 +105,7 @@ public final class CrossEntropy {
             if (d != null) e.intoArray(d, di + i);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = Simd.sum(vsum);
         for (; i < V; i++) {
             float e = Exp.exp(x[xi + i] - max);
             if (d != null) d[di + i] = e;

@@ -136,7 +136,7 @@ public final class Elementwise {
             FloatVector v = FloatVector.fromArray(F, x, off + i);
             acc = v.fma(v, acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Simd.sum(acc);
         for (; i < n; i++) s = Math.fma(x[off + i], x[off + i], s);
         return s;
     }

@@ -78,7 +78,7 @@ public final class Norm {
             FloatVector acc = FloatVector.zero(F);
             int c = 0;
             for (; c < bound; c += LANES) acc = acc.add(FloatVector.fromArray(F, x, xi + c));
-            float s = acc.reduceLanes(VectorOperators.ADD);
+            float s = Simd.sum(acc);
             for (; c < C; c++) s += x[xi + c];
             m = s / C;
         }
@@ -89,7 +89,7 @@ public final class Norm {
             FloatVector d = FloatVector.fromArray(F, x, xi + c).sub(m);
             acc = d.fma(d, acc);
         }
-        float v = acc.reduceLanes(VectorOperators.ADD);
+        float v = Simd.sum(acc);
         for (; c < C; c++) {
             float d = x[xi + c] - m;
             v = Math.fma(d, d, v);
@@ -152,7 +152,7 @@ public final class Norm {
             accGX = g.fma(xh, accGX);
             d.fma(xh, FloatVector.fromArray(F, partial, p + c)).intoArray(partial, p + c);
         }
-        float sumG = accG.reduceLanes(VectorOperators.ADD), sumGX = accGX.reduceLanes(VectorOperators.ADD);
+        float sumG = Simd.sum(accG), sumGX = Simd.sum(accGX);
         for (; c < C; c++) {
             float d = dout[gi + c], xh = (x[xi + c] - m) * s, g = d * w[wOff + c];
             sumG += g;

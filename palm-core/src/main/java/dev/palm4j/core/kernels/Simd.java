@@ -3,6 +3,7 @@ package dev.palm4j.core.kernels;
 import dev.palm4j.core.InputException;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -23,6 +24,28 @@ public final class Simd {
 
     /** Floats per vector. */
     public static final int LANES = F.length();
+
+    // Butterfly shuffles for sum(): step k pairs lane i with lane i ^ (LANES >> (k + 1)).
+    private static final VectorShuffle<Float> SWAP_1 = swap(LANES / 2), SWAP_2 = swap(LANES / 4),
+            SWAP_3 = swap(LANES / 8), SWAP_4 = swap(LANES / 16);
+
+    private static VectorShuffle<Float> swap(int step) {
+        return step < 1 ? null : VectorShuffle.fromOp(F, i -> i ^ step);
+    }
+
+    /**
+     * Sum of the lanes in one fixed order (a butterfly tree), the same in the interpreter and in
+     * every JIT tier. {@code reduceLanes(ADD)} is not: on JDK 25 C2 reassociates it while the
+     * interpreter adds lanes in sequence, which would make a resumed run differ from one that
+     * never stopped. Use this for every float horizontal sum.
+     */
+    public static float sum(FloatVector v) {
+        if (LANES >= 2) v = v.add(v.rearrange(SWAP_1));
+        if (LANES >= 4) v = v.add(v.rearrange(SWAP_2));
+        if (LANES >= 8) v = v.add(v.rearrange(SWAP_3));
+        if (LANES >= 16) v = v.add(v.rearrange(SWAP_4));
+        return v.lane(0);
+    }
 
     /** Vector width in bits. */
     public static int bits() {
