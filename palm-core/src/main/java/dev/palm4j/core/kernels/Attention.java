@@ -93,7 +93,7 @@ public final class Attention {
                                     int b, int g, int t0, int t1, int Tq, int Tk, int kvCap, int qPos0,
                                     int Hq, int Hkv, int D, float scale) {
         int G = Hq / Hkv, R = (t1 - t0) * G, Rp = roundUp(R, L);
-        int[] rows = ws.ints(0, R), keys = ws.ints(1, KTILE);
+        int[] rows = ws.ints(0, R);
         float[] qt = ws.floats(0, D * Rp), st = ws.floats(1, KTILE * Rp), ot = ws.floats(2, D * Rp);
         float[] pos = ws.floats(3, Rp), m = ws.floats(4, Rp), l = ws.floats(5, Rp), alpha = ws.floats(6, Rp);
         queryRows(rows, pos, b, g, t0, t1, Tq, qPos0, Hq, G, D, Rp);
@@ -105,11 +105,11 @@ public final class Attention {
         int kEnd = Math.min(Tk, qPos0 + t1);
         for (int j0 = 0; j0 < kEnd; j0 += KTILE) {
             int C = Math.min(KTILE, kEnd - j0);
-            keyRows(keys, b, g, j0, C, kvCap, Hkv, D);
-            mulRows(st, Rp, k, kOff, keys, C, D, qt, Rp, Rp);                 // s^T = k q^T
+            int kv = ((b * kvCap + j0) * Hkv + g) * D, ldkv = Hkv * D;        // key j0 of head g
+            mulRows(st, Rp, k, kOff + kv, ldkv, C, D, qt, Rp, Rp);             // s^T = k q^T
             boolean mask = j0 + C - 1 > qPos0 + t0;
             onlineSoftmax(st, Rp, C, j0, mask, pos, m, l, alpha);            // s^T -> p^T
-            mulCols(ot, Rp, alpha, v, vOff, keys, D, C, st, Rp, Rp);          // o^T = o^T a + v^T p^T
+            mulCols(ot, Rp, alpha, v, vOff + kv, ldkv, D, C, st, Rp, Rp);       // o^T = o^T a + v^T p^T
         }
         for (int r = 0; r < R; r++) {
             int t = t0 + r / G, h = g * G + r % G;
@@ -217,7 +217,7 @@ public final class Attention {
                                int b, int g, int t0, int t1, int Tq, int Tk, int kvCap, int qPos0,
                                int Hq, int Hkv, int D, float scale) {
         int G = Hq / Hkv, R = (t1 - t0) * G, Rp = roundUp(R, L);
-        int[] rows = ws.ints(0, R), keys = ws.ints(1, KTILE);
+        int[] rows = ws.ints(0, R);
         float[] qt = ws.floats(0, D * Rp), st = ws.floats(1, KTILE * Rp), dqt = ws.floats(2, D * Rp);
         float[] pos = ws.floats(3, Rp), lse2 = ws.floats(4, Rp), dd = ws.floats(5, Rp);
         float[] dot = ws.floats(6, D * Rp), dpt = ws.floats(8, KTILE * Rp);
@@ -229,9 +229,9 @@ public final class Attention {
         int kEnd = Math.min(Tk, qPos0 + t1);
         for (int j0 = 0; j0 < kEnd; j0 += KTILE) {
             int C = Math.min(KTILE, kEnd - j0);
-            keyRows(keys, b, g, j0, C, kvCap, Hkv, D);
-            mulRows(st, Rp, k, kOff, keys, C, D, qt, Rp, Rp);                 // s^T = k q^T
-            mulRows(dpt, Rp, v, vOff, keys, C, D, dot, Rp, Rp);               // dp^T = v dout^T
+            int kv = ((b * kvCap + j0) * Hkv + g) * D, ldkv = Hkv * D;        // key j0 of head g
+            mulRows(st, Rp, k, kOff + kv, ldkv, C, D, qt, Rp, Rp);             // s^T = k q^T
+            mulRows(dpt, Rp, v, vOff + kv, ldkv, C, D, dot, Rp, Rp);           // dp^T = v dout^T
             boolean mask = j0 + C - 1 > qPos0 + t0;
             for (int r0 = 0; r0 < Rp; r0 += L) {
                 FloatVector ls = FloatVector.fromArray(F, lse2, r0), dv = FloatVector.fromArray(F, dd, r0);
@@ -242,7 +242,7 @@ public final class Attention {
                     e.mul(FloatVector.fromArray(F, dpt, i).sub(dv)).intoArray(dpt, i); // ds^T
                 }
             }
-            mulCols(dqt, Rp, null, k, kOff, keys, D, C, dpt, Rp, Rp);          // dq^T += k^T ds^T
+            mulCols(dqt, Rp, ws.ones(Rp), k, kOff + kv, ldkv, D, C, dpt, Rp, Rp);      // dq^T += k^T ds^T
         }
         for (int r = 0; r < R; r++) {
             int o = dqOff + rows[r];
@@ -265,6 +265,7 @@ public final class Attention {
         float[] dkt = ws.floats(2, D * Cp), dvt = ws.floats(3, D * Cp);
         float[] s = ws.floats(4, Rmax * Cp), dp = ws.floats(5, Rmax * Cp);
         float[] pos = ws.floats(6, Rmax), lse2 = ws.floats(8, Rmax), dd = ws.floats(9, Rmax);
+        float[] qb = ws.floats(10, Rmax * D), dob = ws.floats(11, Rmax * D), ones = ws.ones(Cp);
         keyRows(keys, b, g, j0, C, kvCap, Hkv, D);
         transposeRows(kt, Cp, k, kOff, keys, C, D, scale * LOG2E);
         transposeRows(vt, Cp, v, vOff, keys, C, D, 1f);
@@ -275,12 +276,15 @@ public final class Attention {
             int tb = Math.min(Tq, ta + tokens), R = (tb - ta) * G;
             queryRows(rows, pos, b, g, ta, tb, Tq, qPos0, Hq, G, D, R);
             rowStats(lse2, dd, R, lse, lseOff, di, b, g, ta, tb, Tq, Hq, G);
-            mulRows(s, Cp, q, qOff, rows, R, D, kt, Cp, Cp);                   // s = q k^T
-            mulRows(dp, Cp, dout, doutOff, rows, R, D, vt, Cp, Cp);            // dp = dout v^T
-            boolean mask = Cp > C || qPos0 + ta < j1 - 1;
+            pack(qb, q, qOff, rows, R, D);
+            pack(dob, dout, doutOff, rows, R, D);
+            mulRows(s, Cp, qb, 0, D, R, D, kt, Cp, Cp);                         // s = q k^T
+            mulRows(dp, Cp, dob, 0, D, R, D, vt, Cp, Cp);                       // dp = dout v^T
+            // Key j0+j is visible to row r iff j0+j <= pos[r]. Padding keys (j >= C) need no mask:
+            // lanes never mix, and their columns of dk^T, dv^T are never written out.
+            boolean mask = qPos0 + ta < j1 - 1;
             for (int r = 0; r < R; r++) {
-                // Key j0+j is visible to row r iff j0+j <= pos[r]; padding keys (j >= C) never are.
-                float lim = Math.min(pos[r], j1 - 1) - j0;
+                float lim = pos[r] - j0;
                 float ls = lse2[r], dr = dd[r];
                 for (int j = 0, i = r * Cp; j < Cp; j += L, i += L) {
                     FloatVector e = exp2(FloatVector.fromArray(F, s, i).sub(ls));
@@ -289,8 +293,8 @@ public final class Attention {
                     e.mul(FloatVector.fromArray(F, dp, i).sub(dr)).intoArray(dp, i);      // ds
                 }
             }
-            mulCols(dvt, Cp, null, dout, doutOff, rows, D, R, s, Cp, Cp);       // dv^T += dout^T p
-            mulCols(dkt, Cp, null, q, qOff, rows, D, R, dp, Cp, Cp);            // dk^T += q^T ds
+            mulCols(dvt, Cp, ones, dob, 0, D, D, R, s, Cp, Cp);                 // dv^T += dout^T p
+            mulCols(dkt, Cp, ones, qb, 0, D, D, R, dp, Cp, Cp);                 // dk^T += q^T ds
         }
         for (int j = 0; j < C; j++) {
             int ok = dkOff + keys[j], ov = dvOff + keys[j];
@@ -343,6 +347,11 @@ public final class Attention {
         for (; r < Rp; r++) lse2[r] = dd[r] = 0f;
     }
 
+    // dst (R, D) = rows a[aOff + rows[r] ...+D], packed contiguously.
+    private static void pack(float[] dst, float[] a, int aOff, int[] rows, int R, int D) {
+        for (int r = 0; r < R; r++) System.arraycopy(a, aOff + rows[r], dst, r * D, D);
+    }
+
     // dst (D, ld) = a^T * mul for rows a[aOff + rows[r] + d], r < R; columns [R, ld) zeroed.
     private static void transposeRows(float[] dst, int ld, float[] a, int aOff, int[] rows, int R, int D, float mul) {
         for (int r = 0; r < R; r++) {
@@ -353,18 +362,23 @@ public final class Attention {
     }
 
     // ---------------------------------------------------------------------------------------
-    // Micro GEMMs. Lanes run over n; N is a multiple of L. Register blocks of 4 x 2 vectors.
+    // Micro GEMMs. Lanes run over n, and N is a multiple of L. Register blocks are 6 rows x 2
+    // vectors (12 accumulators: enough independent FMAs to cover their latency on AVX2's 16
+    // registers). A short last block of rows repeats its last row and stores only the real ones,
+    // so there is no separate edge kernel.
 
-    // c (M, N) = a (M, K) b (K, N), where row m of a is a[aOff + rows[m] ...+K] and b has stride ldb.
-    static void mulRows(float[] c, int ldc, float[] a, int aOff, int[] rows, int M, int K,
+    // c (M, N) = a (M, K) b (K, N), where a[m][k] = a[aOff + m*lda + k] and b has row stride ldb.
+    static void mulRows(float[] c, int ldc, float[] a, int aOff, int lda, int M, int K,
                         float[] b, int ldb, int N) {
-        int m = 0;
-        for (; m + 4 <= M; m += 4) {
-            int a0 = aOff + rows[m], a1 = aOff + rows[m + 1], a2 = aOff + rows[m + 2], a3 = aOff + rows[m + 3];
+        for (int m = 0; m < M; m += 6) {
+            int h = Math.min(6, M - m), last = M - 1;
+            int a0 = aOff + m * lda, a1 = aOff + Math.min(m + 1, last) * lda, a2 = aOff + Math.min(m + 2, last) * lda,
+                    a3 = aOff + Math.min(m + 3, last) * lda, a4 = aOff + Math.min(m + 4, last) * lda,
+                    a5 = aOff + Math.min(m + 5, last) * lda;
             int n = 0;
             for (; n + 2 * L <= N; n += 2 * L) {
-                FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00,
-                        c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+                FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                        c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
                 for (int kk = 0, bi = n; kk < K; kk++, bi += ldb) {
                     FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
                     FloatVector x = FloatVector.broadcast(F, a[a0 + kk]);
@@ -375,43 +389,54 @@ public final class Attention {
                     c20 = b0.fma(x, c20); c21 = b1.fma(x, c21);
                     x = FloatVector.broadcast(F, a[a3 + kk]);
                     c30 = b0.fma(x, c30); c31 = b1.fma(x, c31);
+                    x = FloatVector.broadcast(F, a[a4 + kk]);
+                    c40 = b0.fma(x, c40); c41 = b1.fma(x, c41);
+                    x = FloatVector.broadcast(F, a[a5 + kk]);
+                    c50 = b0.fma(x, c50); c51 = b1.fma(x, c51);
                 }
                 int ci = m * ldc + n;
-                c00.intoArray(c, ci); c01.intoArray(c, ci + L); ci += ldc;
-                c10.intoArray(c, ci); c11.intoArray(c, ci + L); ci += ldc;
-                c20.intoArray(c, ci); c21.intoArray(c, ci + L); ci += ldc;
-                c30.intoArray(c, ci); c31.intoArray(c, ci + L);
+                c00.intoArray(c, ci); c01.intoArray(c, ci + L);
+                if (h > 1) { c10.intoArray(c, ci + ldc); c11.intoArray(c, ci + ldc + L); }
+                if (h > 2) { c20.intoArray(c, ci + 2 * ldc); c21.intoArray(c, ci + 2 * ldc + L); }
+                if (h > 3) { c30.intoArray(c, ci + 3 * ldc); c31.intoArray(c, ci + 3 * ldc + L); }
+                if (h > 4) { c40.intoArray(c, ci + 4 * ldc); c41.intoArray(c, ci + 4 * ldc + L); }
+                if (h > 5) { c50.intoArray(c, ci + 5 * ldc); c51.intoArray(c, ci + 5 * ldc + L); }
             }
             for (; n < N; n += L) {
-                FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+                FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
                 for (int kk = 0, bi = n; kk < K; kk++, bi += ldb) {
                     FloatVector b0 = FloatVector.fromArray(F, b, bi);
                     c0 = b0.fma(FloatVector.broadcast(F, a[a0 + kk]), c0);
                     c1 = b0.fma(FloatVector.broadcast(F, a[a1 + kk]), c1);
                     c2 = b0.fma(FloatVector.broadcast(F, a[a2 + kk]), c2);
                     c3 = b0.fma(FloatVector.broadcast(F, a[a3 + kk]), c3);
+                    c4 = b0.fma(FloatVector.broadcast(F, a[a4 + kk]), c4);
+                    c5 = b0.fma(FloatVector.broadcast(F, a[a5 + kk]), c5);
                 }
                 int ci = m * ldc + n;
-                c0.intoArray(c, ci); c1.intoArray(c, ci + ldc); c2.intoArray(c, ci + 2 * ldc); c3.intoArray(c, ci + 3 * ldc);
-            }
-        }
-        for (; m < M; m++) {
-            int a0 = aOff + rows[m];
-            for (int n = 0; n < N; n += L) {
-                FloatVector c0 = FloatVector.zero(F);
-                for (int kk = 0, bi = n; kk < K; kk++, bi += ldb)
-                    c0 = FloatVector.fromArray(F, b, bi).fma(FloatVector.broadcast(F, a[a0 + kk]), c0);
-                c0.intoArray(c, m * ldc + n);
+                c0.intoArray(c, ci);
+                if (h > 1) c1.intoArray(c, ci + ldc);
+                if (h > 2) c2.intoArray(c, ci + 2 * ldc);
+                if (h > 3) c3.intoArray(c, ci + 3 * ldc);
+                if (h > 4) c4.intoArray(c, ci + 4 * ldc);
+                if (h > 5) c5.intoArray(c, ci + 5 * ldc);
             }
         }
     }
 
-    // c (M, N) = c * alpha[n] (or c, when alpha is null) + a^T (M, K) b (K, N), where column k of
-    // a^T is a[aOff + rows[k] ...+M]: a is read as rows of K different tokens.
-    static void mulCols(float[] c, int ldc, float[] alpha, float[] a, int aOff, int[] rows, int M, int K,
+    // c (M, N) = c * alpha[n] + a^T (M, K) b (K, N), where
+    // a^T[m][k] = a[aOff + k*lda + m]: a is read as K rows (tokens) of M values. The last block of
+    // rows slides back to stay 6 high (constant offsets keep the inner loop lean) and skips the
+    // rows the previous block already stored. Plain accumulation passes alpha = ones: multiplying
+    // by 1 is exact, and an optional branch here costs JDK 25's C2 half the speed.
+    static void mulCols(float[] c, int ldc, float[] alpha, float[] a, int aOff, int lda, int M, int K,
                         float[] b, int ldb, int N) {
-        int m = 0;
-        for (; m + 4 <= M; m += 4) {
+        if (M < 6) {
+            mulColsNarrow(c, ldc, alpha, a, aOff, lda, M, K, b, ldb, N);
+            return;
+        }
+        for (int m0 = 0; m0 < M; m0 += 6) {
+            int m = Math.min(m0, M - 6), skip = m0 - m;
             int n = 0;
             for (; n + 2 * L <= N; n += 2 * L) {
                 int ci = m * ldc + n;
@@ -419,13 +444,13 @@ public final class Attention {
                 FloatVector c10 = FloatVector.fromArray(F, c, ci + ldc), c11 = FloatVector.fromArray(F, c, ci + ldc + L);
                 FloatVector c20 = FloatVector.fromArray(F, c, ci + 2 * ldc), c21 = FloatVector.fromArray(F, c, ci + 2 * ldc + L);
                 FloatVector c30 = FloatVector.fromArray(F, c, ci + 3 * ldc), c31 = FloatVector.fromArray(F, c, ci + 3 * ldc + L);
-                if (alpha != null) {
-                    FloatVector s0 = FloatVector.fromArray(F, alpha, n), s1 = FloatVector.fromArray(F, alpha, n + L);
-                    c00 = c00.mul(s0); c01 = c01.mul(s1); c10 = c10.mul(s0); c11 = c11.mul(s1);
-                    c20 = c20.mul(s0); c21 = c21.mul(s1); c30 = c30.mul(s0); c31 = c31.mul(s1);
-                }
-                for (int kk = 0, bi = n; kk < K; kk++, bi += ldb) {
-                    int ai = aOff + rows[kk] + m;
+                FloatVector c40 = FloatVector.fromArray(F, c, ci + 4 * ldc), c41 = FloatVector.fromArray(F, c, ci + 4 * ldc + L);
+                FloatVector c50 = FloatVector.fromArray(F, c, ci + 5 * ldc), c51 = FloatVector.fromArray(F, c, ci + 5 * ldc + L);
+                FloatVector s0 = FloatVector.fromArray(F, alpha, n), s1 = FloatVector.fromArray(F, alpha, n + L);
+                c00 = c00.mul(s0); c01 = c01.mul(s1); c10 = c10.mul(s0); c11 = c11.mul(s1);
+                c20 = c20.mul(s0); c21 = c21.mul(s1); c30 = c30.mul(s0); c31 = c31.mul(s1);
+                c40 = c40.mul(s0); c41 = c41.mul(s1); c50 = c50.mul(s0); c51 = c51.mul(s1);
+                for (int kk = 0, bi = n, ai = aOff + m; kk < K; kk++, bi += ldb, ai += lda) {
                     FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
                     FloatVector x = FloatVector.broadcast(F, a[ai]);
                     c00 = b0.fma(x, c00); c01 = b1.fma(x, c01);
@@ -435,29 +460,56 @@ public final class Attention {
                     c20 = b0.fma(x, c20); c21 = b1.fma(x, c21);
                     x = FloatVector.broadcast(F, a[ai + 3]);
                     c30 = b0.fma(x, c30); c31 = b1.fma(x, c31);
+                    x = FloatVector.broadcast(F, a[ai + 4]);
+                    c40 = b0.fma(x, c40); c41 = b1.fma(x, c41);
+                    x = FloatVector.broadcast(F, a[ai + 5]);
+                    c50 = b0.fma(x, c50); c51 = b1.fma(x, c51);
                 }
-                c00.intoArray(c, ci); c01.intoArray(c, ci + L); ci += ldc;
-                c10.intoArray(c, ci); c11.intoArray(c, ci + L); ci += ldc;
-                c20.intoArray(c, ci); c21.intoArray(c, ci + L); ci += ldc;
-                c30.intoArray(c, ci); c31.intoArray(c, ci + L);
+                if (skip < 1) { c00.intoArray(c, ci); c01.intoArray(c, ci + L); }
+                if (skip < 2) { c10.intoArray(c, ci + ldc); c11.intoArray(c, ci + ldc + L); }
+                if (skip < 3) { c20.intoArray(c, ci + 2 * ldc); c21.intoArray(c, ci + 2 * ldc + L); }
+                if (skip < 4) { c30.intoArray(c, ci + 3 * ldc); c31.intoArray(c, ci + 3 * ldc + L); }
+                if (skip < 5) { c40.intoArray(c, ci + 4 * ldc); c41.intoArray(c, ci + 4 * ldc + L); }
+                c50.intoArray(c, ci + 5 * ldc); c51.intoArray(c, ci + 5 * ldc + L);
             }
-            for (; n < N; n += L) mulColsOne(c, ldc, alpha, a, aOff, rows, m, 4, K, b, ldb, n);
+            for (; n < N; n += L) {
+                int ci = m * ldc + n;
+                FloatVector c0 = FloatVector.fromArray(F, c, ci), c1 = FloatVector.fromArray(F, c, ci + ldc),
+                        c2 = FloatVector.fromArray(F, c, ci + 2 * ldc), c3 = FloatVector.fromArray(F, c, ci + 3 * ldc),
+                        c4 = FloatVector.fromArray(F, c, ci + 4 * ldc), c5 = FloatVector.fromArray(F, c, ci + 5 * ldc);
+                FloatVector s0 = FloatVector.fromArray(F, alpha, n);
+                c0 = c0.mul(s0); c1 = c1.mul(s0); c2 = c2.mul(s0); c3 = c3.mul(s0); c4 = c4.mul(s0); c5 = c5.mul(s0);
+                for (int kk = 0, bi = n, ai = aOff + m; kk < K; kk++, bi += ldb, ai += lda) {
+                    FloatVector b0 = FloatVector.fromArray(F, b, bi);
+                    c0 = b0.fma(FloatVector.broadcast(F, a[ai]), c0);
+                    c1 = b0.fma(FloatVector.broadcast(F, a[ai + 1]), c1);
+                    c2 = b0.fma(FloatVector.broadcast(F, a[ai + 2]), c2);
+                    c3 = b0.fma(FloatVector.broadcast(F, a[ai + 3]), c3);
+                    c4 = b0.fma(FloatVector.broadcast(F, a[ai + 4]), c4);
+                    c5 = b0.fma(FloatVector.broadcast(F, a[ai + 5]), c5);
+                }
+                if (skip < 1) c0.intoArray(c, ci);
+                if (skip < 2) c1.intoArray(c, ci + ldc);
+                if (skip < 3) c2.intoArray(c, ci + 2 * ldc);
+                if (skip < 4) c3.intoArray(c, ci + 3 * ldc);
+                if (skip < 5) c4.intoArray(c, ci + 4 * ldc);
+                c5.intoArray(c, ci + 5 * ldc);
+            }
         }
-        for (; m < M; m++)
-            for (int n = 0; n < N; n += L) mulColsOne(c, ldc, alpha, a, aOff, rows, m, 1, K, b, ldb, n);
     }
 
-    // Edge of mulCols: rows [m, m+rowsHere) (at most 4... one at a time), one vector of columns.
-    private static void mulColsOne(float[] c, int ldc, float[] alpha, float[] a, int aOff, int[] rows,
-                                   int m0, int rowsHere, int K, float[] b, int ldb, int n) {
-        for (int m = m0; m < m0 + rowsHere; m++) {
-            int ci = m * ldc + n;
-            FloatVector c0 = FloatVector.fromArray(F, c, ci);
-            if (alpha != null) c0 = c0.mul(FloatVector.fromArray(F, alpha, n));
-            for (int kk = 0, bi = n; kk < K; kk++, bi += ldb)
-                c0 = FloatVector.fromArray(F, b, bi).fma(FloatVector.broadcast(F, a[aOff + rows[kk] + m]), c0);
-            c0.intoArray(c, ci);
-        }
+    // mulCols for M < 6 (tiny head dimensions), one row and one vector at a time.
+    private static void mulColsNarrow(float[] c, int ldc, float[] alpha, float[] a, int aOff, int lda, int M, int K,
+                                      float[] b, int ldb, int N) {
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n += L) {
+                int ci = m * ldc + n;
+                FloatVector c0 = FloatVector.fromArray(F, c, ci);
+                c0 = c0.mul(FloatVector.fromArray(F, alpha, n));
+                for (int kk = 0, bi = n, ai = aOff + m; kk < K; kk++, bi += ldb, ai += lda)
+                    c0 = FloatVector.fromArray(F, b, bi).fma(FloatVector.broadcast(F, a[ai]), c0);
+                c0.intoArray(c, ci);
+            }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -526,8 +578,9 @@ public final class Attention {
 
     private static final class Scratch {
         private static final ThreadLocal<Scratch> LOCAL = ThreadLocal.withInitial(Scratch::new);
-        private final float[][] f = new float[10][];
+        private final float[][] f = new float[12][];
         private final int[][] i = new int[2][];
+        private float[] ones;
 
         static Scratch get() {
             return LOCAL.get();
@@ -537,6 +590,11 @@ public final class Attention {
             float[] a = f[slot];
             if (a == null || a.length < n) f[slot] = a = new float[Math.max(n, 16)];
             return a;
+        }
+
+        float[] ones(int n) {
+            if (ones == null || ones.length < n) java.util.Arrays.fill(ones = new float[Math.max(n, 16)], 1f);
+            return ones;
         }
 
         int[] ints(int slot, int n) {
