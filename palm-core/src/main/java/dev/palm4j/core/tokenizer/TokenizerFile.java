@@ -53,7 +53,7 @@ final class TokenizerFile {
             Path parent = file.toAbsolutePath().getParent();
             Files.createDirectories(parent);
             // Write aside and rename, so a crash never leaves half a tokenizer under the real name.
-            Path tmp = Files.createTempFile(parent, file.getFileName().toString(), ".tmp");
+            Path tmp = parent.resolve("." + file.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
             try {
                 Files.writeString(tmp, s, StandardCharsets.UTF_8);
                 Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
