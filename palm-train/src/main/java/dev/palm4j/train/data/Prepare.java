@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -70,8 +71,9 @@ public final class Prepare {
         int vocab = tokenizer.vocabSize(), width = ShardHeader.widthFor(vocab);
         int[] eod = {tokenizer.eodId()};
         int trainDocs = 0, valDocs = 0;
-        try (ShardWriter train = new ShardWriter(outDir, "train", vocab, width, opt.shardTokens());
-             ShardWriter val = new ShardWriter(outDir, "val", vocab, width, opt.shardTokens())) {
+        ShardWriter train = new ShardWriter(outDir, "train", vocab, width, opt.shardTokens());
+        ShardWriter val = new ShardWriter(outDir, "val", vocab, width, opt.shardTokens());
+        try (train; val) {
             for (int from = 0; from < n; ) { // read and tokenize a batch of documents at a time
                 int to = from;
                 long batch = 0;
@@ -81,13 +83,12 @@ public final class Prepare {
                 int[][] ids = tokenizer.encodeAll(docs, par);
                 for (int i = from; i < to; i++) {
                     int[] t = ids[i - from];
-                    if (tail) { // one document: its last tokens are the validation split
-                        long all = t.length + 1L;
-                        int cut = (int) Math.max(1, all - Math.max(1, Math.round(all * opt.valFraction())));
-                        train.write(t, 0, Math.min(cut, t.length));
-                        if (cut > t.length) train.write(eod);
-                        val.write(t, Math.min(cut, t.length), t.length);
-                        if (cut <= t.length) val.write(eod);
+                    if (tail) { // one document: the last tokens of its stream are the validation split
+                        int[] s = Arrays.copyOf(t, t.length + 1);
+                        s[t.length] = eod[0];
+                        int cut = Math.max(1, s.length - (int) Math.max(1, Math.round(s.length * opt.valFraction())));
+                        train.write(s, 0, cut);
+                        val.write(s, cut, s.length);
                         trainDocs = valDocs = 1;
                         continue;
                     }
@@ -99,14 +100,12 @@ public final class Prepare {
                 }
                 from = to;
             }
-            train.close();
-            val.close();
-            Result r = new Result(outDir, vocab, width, new Split(trainDocs, train.tokens(), train.shards()),
-                    new Split(valDocs, val.tokens(), val.shards()));
-            tokenizer.save(outDir.resolve(TOKENIZER));
-            writeManifest(r, input.spec(), opt);
-            return r;
         }
+        Result r = new Result(outDir, vocab, width, new Split(trainDocs, train.tokens(), train.shards()),
+                new Split(valDocs, val.tokens(), val.shards()));
+        tokenizer.save(outDir.resolve(TOKENIZER));
+        writeManifest(r, input.spec(), opt);
+        return r;
     }
 
     /** Which documents the validation split holds out (none for one document or fraction 0). */

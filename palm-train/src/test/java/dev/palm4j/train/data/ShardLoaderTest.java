@@ -25,11 +25,11 @@ class ShardLoaderTest {
     void write() {
         stream = new int[T * 96 + 1]; // exactly 96 sequences, 12 batches per epoch
         for (int i = 0; i < stream.length; i++) stream[i] = i;
-        try (ShardWriter w = new ShardWriter(dir, "train", 2000, 2, 500)) { // several shards
+        ShardWriter w = new ShardWriter(dir, "train", 2000, 2, 500); // several shards
+        try (w) {
             w.write(stream);
-            w.close();
-            data = ShardSet.open(w.shards());
         }
+        data = ShardSet.open(w.shards());
     }
 
     private ShardLoader loader(long seed) {

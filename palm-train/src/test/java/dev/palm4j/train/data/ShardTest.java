@@ -28,13 +28,13 @@ class ShardTest {
     }
 
     private List<Path> write(String split, int[] ids, int vocab, int width, long maxTokens) {
-        try (ShardWriter w = new ShardWriter(dir, split, vocab, width, maxTokens)) {
+        ShardWriter w = new ShardWriter(dir, split, vocab, width, maxTokens);
+        try (w) {
             w.write(ids, 0, ids.length / 3); // in pieces, so pieces and shards do not line up
             w.write(ids, ids.length / 3, ids.length);
-            w.close();
-            assertEquals(ids.length, w.tokens());
-            return w.shards();
         }
+        assertEquals(ids.length, w.tokens());
+        return w.shards();
     }
 
     @Test
