@@ -12,7 +12,8 @@
 #
 # Each book file: one verse per line (the verse's text only), a blank line between chapters.
 # Names: NN-book-name.txt in canonical order, 01-genesis.txt ... 66-revelation.txt.
-# Exit status: 0 ok, 3 apt/dpkg missing or the packages cannot be fetched, 1 anything else.
+# Exit status: 0 ok; 3 when the user must act (no apt-get/dpkg-deb, package lists missing without
+# root, download failed, OUT_DIR holds something else), with a message saying what; 1 anything else.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +27,7 @@ if [ -d "$out" ] && [ "$(count_books "$out")" -eq "$books" ]; then
 fi
 if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
   echo "kjv: $out exists but does not hold the $books books; remove it or choose another directory" >&2
-  exit 1
+  exit 3
 fi
 
 for tool in apt-get dpkg-deb; do

@@ -101,6 +101,26 @@ class PrepareTest {
     }
 
     @Test
+    void binaryAndInvalidUtf8DocumentsPassLosslessly() throws IOException {
+        Path bin = dir.resolve("bin");
+        Files.createDirectories(bin);
+        byte[] junk = new byte[5000];
+        new Random(2).nextBytes(junk);
+        junk[0] = 0;
+        Files.write(bin.resolve("a.bin"), junk);
+        Files.write(bin.resolve("b.txt"), new byte[] {'o', 'k', (byte) 0xC3, ' ', (byte) 0xFF, '\n'});
+        Path out = dir.resolve("binout");
+        Prepare.prepare(TextSource.of(bin), tok, out, 0);
+        ShardSet s = ShardSet.open(out, "train");
+        int[] ids = new int[(int) s.size()];
+        s.read(0, ids, 0, ids.length);
+        int eod = 0;
+        while (ids[eod] != tok.eodId()) eod++;
+        assertArrayEquals(junk, tok.decode(ids, 0, eod));
+        assertArrayEquals(Files.readAllBytes(bin.resolve("b.txt")), tok.decode(ids, eod + 1, ids.length - 1));
+    }
+
+    @Test
     void noValidationSplitAtFractionZero() {
         Path out = dir.resolve("noval");
         Prepare.Result r = Prepare.prepare(TextSource.of(dir.resolve("text")), tok, out, 0);
