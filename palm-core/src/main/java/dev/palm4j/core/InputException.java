@@ -25,6 +25,16 @@ public class InputException extends RuntimeException {
         this(problem, hint, null);
     }
 
+    /** A message that already says both what is wrong and what to do. */
+    public InputException(String message) {
+        this(message, null, null);
+    }
+
+    /** A message that already says both what is wrong and what to do, caused by {@code cause}. */
+    public InputException(String message, Throwable cause) {
+        this(message, null, cause);
+    }
+
     public InputException(String problem, String hint, Throwable cause) {
         super(hint == null ? problem : problem + " (" + hint + ")", cause);
         this.problem = problem;
