@@ -32,7 +32,7 @@ class MainTest {
                 case "ok" -> { }
                 case "input" -> throw new InputException("no such config: x.yaml", "check the path");
                 case "wrapped" -> throw new IllegalStateException("worker failed",
-                        new InputException("model.n_heads = 3 does not divide d_model = 64", null));
+                        new InputException("model.n_heads = 3 does not divide d_model = 64"));
                 case "file" -> throw new UncheckedIOException(new NoSuchFileException("data/missing.bin"));
                 case "bug" -> throw new IllegalStateException("boom");
                 case "assert" -> throw new AssertionError("invariant broken");
