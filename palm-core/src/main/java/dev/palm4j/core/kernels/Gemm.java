@@ -67,6 +67,10 @@ public final class Gemm {
             if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             return;
         }
+        if (m <= SKINNY_M && !transA && transB) {
+            skinnyNT(par, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+            return;
+        }
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             int nPanels = (nc + NR - 1) / NR;
@@ -92,6 +96,36 @@ public final class Gemm {
                 });
             }
         }
+    }
+
+    /** Up to this many rows of A, {@code A . B^T} skips packing: decoding reads each weight once. */
+    static final int SKINNY_M = 4;
+
+    // C (m,n) (+)= A (m,k) . B^T with B (n,k), m <= SKINNY_M: one dot product per (row, column),
+    // streaming each row of B once for all m rows. Memory-bound, as token-by-token decoding is:
+    // packing B would read and write every weight again.
+    private static void skinnyNT(Parallel par, int m, int n, int k, float[] a, int aOff, int lda,
+                                 float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, boolean accumulate) {
+        par.forRange(n, 64, (lo, hi) -> {
+            for (int j = lo; j < hi; j++) {
+                int bj = bOff + j * ldb;
+                for (int i = 0; i < m; i++) {
+                    int ai = aOff + i * lda;
+                    FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+                    int p = 0;
+                    for (int bound = k - 2 * L; p <= bound; p += 2 * L) {
+                        acc0 = FloatVector.fromArray(F, a, ai + p).fma(FloatVector.fromArray(F, b, bj + p), acc0);
+                        acc1 = FloatVector.fromArray(F, a, ai + p + L).fma(FloatVector.fromArray(F, b, bj + p + L), acc1);
+                    }
+                    for (; p <= k - L; p += L)
+                        acc0 = FloatVector.fromArray(F, a, ai + p).fma(FloatVector.fromArray(F, b, bj + p), acc0);
+                    float s = Simd.sum(acc0.add(acc1));
+                    for (; p < k; p++) s += a[ai + p] * b[bj + p];
+                    int ci = cOff + i * ldc + j;
+                    c[ci] = accumulate ? c[ci] + s : s;
+                }
+            }
+        });
     }
 
     private static float[] packedB(int size) {

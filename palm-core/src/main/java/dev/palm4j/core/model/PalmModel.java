@@ -32,11 +32,11 @@ import dev.palm4j.core.kernels.SwiGlu;
 public final class PalmModel {
     public final PalmConfig config;
     public final ParamLayout layout;
-    private final Parallel par;
-    private final ModelGroup group;
+    final Parallel par;
+    final ModelGroup group;
     private final float[] params, grads;
-    private final Rope.Table rope;
-    private final float attnScale, logitScale;
+    final Rope.Table rope;
+    final float attnScale, logitScale;
     private Activations act;
 
     /** Mean loss and cross-entropy of one batch and the number of target tokens they cover. */
@@ -83,6 +83,11 @@ public final class PalmModel {
     /** Logits (B*T, vocab) of the last {@link #forward} (after {@link #forwardBackward} they hold gradients). */
     public float[] logits() {
         return java.util.Arrays.copyOfRange(act.a, act.logits, act.logits + act.N * config.vocab());
+    }
+
+    /** A session for generation: a KV cache for up to {@code capacity} positions of one sequence. */
+    public InferenceSession newSession(int capacity) {
+        return new InferenceSession(this, capacity);
     }
 
     /** Floats of activations a (B, T) batch needs, for memory estimates. */
@@ -207,11 +212,16 @@ public final class PalmModel {
     }
 
     private void norm(float[] out, int outOff, int mean, int rstd, float[] in, int inOff, float[] w, int wOff, int N) {
+        norm(out, outOff, act.a, mean, rstd, in, inOff, w, wOff, N);
+    }
+
+    // in (N,d) -> out (N,d), mean and rstd (N) at the given offsets of stats
+    void norm(float[] out, int outOff, float[] stats, int mean, int rstd, float[] in, int inOff, float[] w, int wOff, int N) {
         int d = config.dModel();
         if (config.norm() == NormKind.LAYERNORM)
-            Norm.layerNormForward(par, out, outOff, act.a, mean, act.a, rstd, in, inOff, w, wOff, N, d, config.normEps());
+            Norm.layerNormForward(par, out, outOff, stats, mean, stats, rstd, in, inOff, w, wOff, N, d, config.normEps());
         else
-            Norm.rmsNormForward(par, out, outOff, act.a, rstd, in, inOff, w, wOff, N, d, config.normEps());
+            Norm.rmsNormForward(par, out, outOff, stats, rstd, in, inOff, w, wOff, N, d, config.normEps());
     }
 
     private void normBackward(float[] dinp, int dinpOff, float[] dw, int dwOff, float[] dout, int doutOff,
@@ -226,7 +236,7 @@ public final class PalmModel {
     }
 
     // src (rows, cols) @ srcStride -> dst (rows, cols) @ dstStride
-    private void copyColumns(float[] dst, int dstOff, int dstStride, float[] src, int srcOff, int srcStride,
+    void copyColumns(float[] dst, int dstOff, int dstStride, float[] src, int srcOff, int srcStride,
                              int rows, int cols) {
         par.forRange(rows, Math.max(1, 4096 / Math.max(1, cols)), (lo, hi) -> {
             for (int r = lo; r < hi; r++) System.arraycopy(src, srcOff + r * srcStride, dst, dstOff + r * dstStride, cols);

@@ -28,7 +28,7 @@ class GemmTest {
     // the KC, MC and NC cache blocks so every packing edge runs.
     static Stream<Arguments> shapes() {
         int[][] s = {
-            {1, 1, 1}, {1, 17, 5}, {7, 1, 3}, {5, 3, 1}, {6, 16, 8}, {13, 37, 29},
+            {1, 1, 1}, {1, 17, 5}, {1, 300, 77}, {3, 45, 130}, {4, 9, 16}, {7, 1, 3}, {5, 3, 1}, {6, 16, 8}, {13, 37, 29},
             {Gemm.MR + 1, Gemm.NR + 1, 7}, {97, 101, 103}, {Gemm.MC + 5, 2 * Gemm.NR + 3, Gemm.KC + 9},
             {31, Gemm.NC + 7, 11}, {3, 250, 2 * Gemm.KC + 1}, {200, 64, 64},
         };
