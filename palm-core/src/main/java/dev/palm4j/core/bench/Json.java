@@ -12,7 +12,7 @@ public final class Json {
         StringBuilder sb = new StringBuilder("{");
         for (Map.Entry<String, ?> e : fields.entrySet()) {
             if (sb.length() > 1) sb.append(',');
-            string(sb, e.getKey());
+            string(sb, String.valueOf(e.getKey()));
             sb.append(':');
             value(sb, e.getValue());
         }
