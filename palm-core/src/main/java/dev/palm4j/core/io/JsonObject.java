@@ -42,9 +42,10 @@ public record JsonObject(Map<String, Object> map, String where) {
         throw wrongType(key, "a string");
     }
 
-    /** An integer literal (no fraction or exponent) within a long. */
+    /** An integer literal (no fraction or exponent) within a long; also a Java Integer in a map built by hand. */
     public long longValue(String key) {
-        if (get(key) instanceof Long l) return l;
+        Object v = get(key);
+        if (isInteger(v)) return ((Number) v).longValue();
         throw wrongType(key, "an integer");
     }
 
@@ -82,8 +83,8 @@ public record JsonObject(Map<String, Object> map, String where) {
         List<Object> l = list(key);
         long[] out = new long[l.size()];
         for (int i = 0; i < out.length; i++) {
-            if (!(l.get(i) instanceof Long v)) throw wrongType(key, "an array of integers");
-            out[i] = v;
+            if (!isInteger(l.get(i))) throw wrongType(key, "an array of integers");
+            out[i] = ((Number) l.get(i)).longValue();
         }
         return out;
     }
@@ -99,6 +100,10 @@ public record JsonObject(Map<String, Object> map, String where) {
 
     private InputException wrongType(String key, String expected) {
         return new InputException(where + ": \"" + key + "\" must be " + expected + ", found " + kind(map.get(key)), null);
+    }
+
+    private static boolean isInteger(Object v) {
+        return v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte;
     }
 
     /** A short description of a parsed value for error messages. */
