@@ -158,9 +158,16 @@ public final class ModelWeights {
     public static PalmConfig configFromJson(Object json, String where) {
         JsonObject o = JsonObject.of(json, where);
         o.allowOnly(CONFIG_KEYS);
-        return new PalmConfig(o.intValue("vocab"), o.intValue("d_model"), o.intValue("n_layers"), o.intValue("n_heads"),
-                o.intValue("head_dim"), o.intValue("n_kv_heads"), o.intValue("ffn_mult"), NormKind.parse(o.string("norm")),
-                (float) o.doubleValue("norm_eps"), o.doubleValue("rope_base"), o.intValue("max_seq_len"),
-                (float) o.doubleValue("z_loss"));
+        int vocab = o.intValue("vocab"), d = o.intValue("d_model"), layers = o.intValue("n_layers"),
+                heads = o.intValue("n_heads"), headDim = o.intValue("head_dim"), kv = o.intValue("n_kv_heads"),
+                mult = o.intValue("ffn_mult"), maxSeq = o.intValue("max_seq_len");
+        String norm = o.string("norm");
+        double eps = o.doubleValue("norm_eps"), ropeBase = o.doubleValue("rope_base"), zLoss = o.doubleValue("z_loss");
+        try {
+            return new PalmConfig(vocab, d, layers, heads, headDim, kv, mult, NormKind.parse(norm), (float) eps, ropeBase,
+                    maxSeq, (float) zLoss);
+        } catch (InputException e) { // the config's message names the field; add where it came from
+            throw new InputException(where + ": " + e.problem(), e.hint(), e);
+        }
     }
 }

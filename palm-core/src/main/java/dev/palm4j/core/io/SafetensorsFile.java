@@ -27,6 +27,8 @@ import java.util.Map;
  * dtype size, and the tensors tile the data section exactly (no gap, no overlap, nothing after
  * the last). Every failure is an {@link InputException} naming the file and, where one is at
  * fault, the tensor. Only F32 tensors can be read; reading another dtype names it.
+ *
+ * <p>Not thread-safe: reads share one buffer. Open one per thread.
  */
 public final class SafetensorsFile implements AutoCloseable {
 

@@ -289,6 +289,8 @@ public final class Checkpoints {
     private static Loaded load(Path path, boolean optimizer) throws IOException {
         if (!Files.exists(path))
             throw new InputException("no checkpoint at " + path, "give a checkpoint directory (RUN/checkpoints/step-N) or a run directory");
+        if (!Files.isDirectory(path))
+            throw new InputException(path + " is a file, not a checkpoint", "give a checkpoint directory (RUN/checkpoints/step-N) or a run directory");
         Path leaf = path.getFileName();
         if (Files.isRegularFile(path.resolve(STATE)) || leaf != null && STEP_DIR.matcher(leaf.toString()).matches())
             return loadDir(path, optimizer, List.of());

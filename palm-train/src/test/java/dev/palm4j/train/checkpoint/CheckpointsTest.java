@@ -202,6 +202,8 @@ class CheckpointsTest {
     void nothingToLoadIsAClearError() throws IOException {
         assertTrue(assertThrows(InputException.class, () -> Checkpoints.load(run.resolve("nope"))).problem().startsWith("no checkpoint at"));
         assertTrue(assertThrows(InputException.class, () -> Checkpoints.load(run)).problem().startsWith("no checkpoint in"));
+        Files.writeString(run.resolve("model.safetensors"), "x");
+        assertTrue(assertThrows(InputException.class, () -> Checkpoints.load(run.resolve("model.safetensors"))).problem().contains("is a file"));
         Files.createDirectories(ckDir().resolve("step-00000001"));
         assertTrue(assertThrows(InputException.class, () -> Checkpoints.load(run)).problem().startsWith("no valid checkpoint in"));
     }
