@@ -118,14 +118,12 @@ public final class Checkpoints {
             cleanDebris(dir);
             Files.createDirectory(tmp);
             Map<String, FileSum> sums = new LinkedHashMap<>();
-            sums.put(MODEL, durable(DurableFiles.write(tmp.resolve(MODEL), out -> ModelWeights.write(out, c.config(), c.params())), tmp.resolve(MODEL)));
-            sums.put(OPTIMIZER, durable(DurableFiles.write(tmp.resolve(OPTIMIZER), out -> writeOptimizer(out, c, layout)), tmp.resolve(OPTIMIZER)));
-            if (tokenizer != null)
-                sums.put(TOKENIZER, durable(DurableFiles.write(tmp.resolve(TOKENIZER), DurableFiles.copyOf(tokenizer)), tmp.resolve(TOKENIZER)));
+            writeFile(tmp, MODEL, out -> ModelWeights.write(out, c.config(), c.params()), sums);
+            writeFile(tmp, OPTIMIZER, out -> writeOptimizer(out, c, layout), sums);
+            if (tokenizer != null) writeFile(tmp, TOKENIZER, DurableFiles.copyOf(tokenizer), sums);
             CheckpointState state = new CheckpointState(c.step(), c.dataPosition(), c.rng(), Simd.bits(),
                     Runtime.version().toString(), Instant.now().toString(), c.config(), c.metrics(), c.trainState(), sums);
-            byte[] json = state.toBytes();
-            durable(DurableFiles.write(tmp.resolve(STATE), DurableFiles.bytes(json)), tmp.resolve(STATE));
+            writeFile(tmp, STATE, DurableFiles.bytes(state.toBytes()), new LinkedHashMap<>()); // last: it sums the others
             DurableFiles.forceDirectory(tmp);
             Path aside = null;
             if (Files.exists(target)) { // same step again: move the old one aside first (a directory cannot be renamed over)
@@ -139,7 +137,7 @@ public final class Checkpoints {
                 throw e;
             }
             DurableFiles.forceDirectory(dir);
-            durable(null, target);
+            durable(target);
         } catch (IOException | RuntimeException e) {
             try {
                 DurableFiles.deleteTree(tmp);
@@ -177,11 +175,17 @@ public final class Checkpoints {
         DurableFiles.write(tmp, DurableFiles.bytes(text));
         DurableFiles.rename(tmp, dir.resolve(LATEST));
         DurableFiles.forceDirectory(dir);
-        durable(null, dir.resolve(LATEST));
+        durable(dir.resolve(LATEST));
     }
 
-    /** The test hooks (see the class comment); returns {@code sum} for chaining. */
-    private static FileSum durable(FileSum sum, Path path) throws IOException {
+    /** Writes {@code dir/name} durably and records its sum. */
+    private static void writeFile(Path dir, String name, DurableFiles.Body body, Map<String, FileSum> sums) throws IOException {
+        sums.put(name, DurableFiles.write(dir.resolve(name), body));
+        durable(dir.resolve(name));
+    }
+
+    /** The test hooks (see the class comment), run after each durable step. */
+    private static void durable(Path path) throws IOException {
         String delay = System.getProperty(DELAY_PROPERTY);
         if (delay != null && !delay.isBlank()) {
             try {
@@ -193,7 +197,6 @@ public final class Checkpoints {
         }
         Hook h = testHook;
         if (h != null) h.after(path);
-        return sum;
     }
 
     private static String describe(Throwable e) {
