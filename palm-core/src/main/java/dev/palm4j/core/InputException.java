@@ -30,11 +30,6 @@ public class InputException extends RuntimeException {
         this(message, null, null);
     }
 
-    /** A message that already says both what is wrong and what to do, caused by {@code cause}. */
-    public InputException(String message, Throwable cause) {
-        this(message, null, cause);
-    }
-
     public InputException(String problem, String hint, Throwable cause) {
         super(hint == null ? problem : problem + " (" + hint + ")", cause);
         this.problem = problem;

@@ -59,8 +59,8 @@ public final class Corpus {
         try {
             p = new ProcessBuilder("bash", script.toString(), dir.toAbsolutePath().toString()).redirectErrorStream(true).start();
         } catch (IOException e) {
-            throw new InputException("cannot build the " + KJV + " corpus: bash is not available (" + e.getMessage()
-                    + "); train on your own text instead (a file, a directory of files or a glob)", e);
+            throw new InputException("cannot build the " + KJV + " corpus: bash is not available (" + e.getMessage() + ")",
+                    "train on your own text instead (a file, a directory of files or a glob)", e);
         }
         Deque<String> tail = new ArrayDeque<>();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
