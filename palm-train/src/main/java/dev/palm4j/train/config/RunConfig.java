@@ -32,8 +32,8 @@ public record RunConfig(PalmConfig model, DataConfig data, TrainConfig train, Op
 
     /** Rules across sections; each section's own rules are checked by its record. */
     public RunConfig {
-        for (Object s : new Object[] {model, data, train, optimizer, schedule, parallel})
-            if (s == null) throw new InputException("a config section is missing", "every section of RunConfig is needed");
+        Object[] parts = {model, data, train, optimizer, schedule, parallel};
+        for (int i = 0; i < parts.length; i++) Check.notNull(SECTIONS.get(i), parts[i]);
         if (data.vocabSize() != model.vocab())
             throw new InputException("data.vocab_size = " + data.vocabSize() + " differs from model.vocab = " + model.vocab(),
                     "the model's vocabulary is the tokenizer's: set one of them (each defaults to the other) or both equal");

@@ -34,6 +34,22 @@ class ConfigsTest {
         assertEquals(c, RunConfig.parse(c.toYaml(), "resolved " + file, List.of()));
     }
 
+    /** docs/configuration.md has a table row for every key, so a new key cannot go undocumented. */
+    @Test
+    void everyKeyIsDocumented() throws IOException {
+        String doc = Files.readString(Path.of("..", "docs", "configuration.md"));
+        List<List<String>> keys = List.of(ModelSection.KEYS, DataConfig.KEYS, TrainConfig.KEYS, OptimizerConfig.KEYS,
+                ScheduleConfig.KEYS, ParallelConfig.KEYS);
+        for (int i = 0; i < keys.size(); i++) {
+            String section = RunConfig.SECTIONS.get(i);
+            int at = doc.indexOf("## `" + section + "`");
+            assertTrue(at >= 0, "no section " + section);
+            int end = doc.indexOf("\n## ", at + 1);
+            String part = doc.substring(at, end < 0 ? doc.length() : end);
+            for (String key : keys.get(i)) assertTrue(part.contains("| `" + key + "` |"), section + "." + key + " is not documented");
+        }
+    }
+
     @Test
     void expectedFilesExist() {
         for (String name : List.of("tiny", "small", "anchor-s", "anchor-m", "base"))
