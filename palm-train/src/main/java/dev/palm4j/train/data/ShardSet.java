@@ -47,6 +47,11 @@ public final class ShardSet {
         return open(files);
     }
 
+    /** Whether {@code dir} has shards of {@code split}. */
+    public static boolean exists(Path dir, String split) {
+        return Files.isDirectory(dir) && !files(dir, split).isEmpty();
+    }
+
     /** The {@code split-NNNNN.bin} files in {@code dir}, in order. */
     static List<Path> files(Path dir, String split) {
         try (Stream<Path> s = Files.list(dir)) {
