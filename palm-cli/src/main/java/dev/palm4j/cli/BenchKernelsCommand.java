@@ -1,6 +1,5 @@
 package dev.palm4j.cli;
 
-import dev.palm4j.core.bench.Json;
 import dev.palm4j.core.bench.KernelBench;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -55,7 +54,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
         BenchOptions.positive(new int[] {samples}, "--samples");
         var out = new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true);
         Map<String, Object> result = KernelBench.run(new KernelBench.Options(sizes, ts, seqLens, samples, !noOtherWidth), out);
-        if (json) out.println(Json.object(result));
+        if (json) out.println(BenchOptions.json(result));
         return 0;
     }
 }

@@ -1,7 +1,6 @@
 package dev.palm4j.cli;
 
 import dev.palm4j.core.bench.FmaPeak;
-import dev.palm4j.core.bench.Json;
 import dev.palm4j.core.kernels.Simd;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -56,7 +55,7 @@ final class BenchPeakCommand implements Callable<Integer> {
             j.put("peak_gflops", r.gflops()); // the widest run: what MFU divides by
             j.put("quiet_" + t, r.quiet());
         }
-        if (json) out.println(Json.object(j));
+        if (json) out.println(BenchOptions.json(j));
         return 0;
     }
 }

@@ -8,11 +8,13 @@ public final class JsonException extends InputException {
 
     private final String source;
     private final int position;
+    private final String detail;
 
     public JsonException(String source, int position, String problem) {
         super(source + ": malformed JSON at byte " + position + ": " + problem, "the file is damaged or not JSON");
         this.source = source;
         this.position = position;
+        this.detail = problem;
     }
 
     /** What was being parsed, as given to {@link Json#parse(byte[], String)}. */
@@ -23,5 +25,10 @@ public final class JsonException extends InputException {
     /** Byte offset of the error in the input (0-based). */
     public int position() {
         return position;
+    }
+
+    /** What was wrong at {@link #position()}, without the source or the position. */
+    public String detail() {
+        return detail;
     }
 }

@@ -49,6 +49,30 @@ class TokenizerFileTest {
         assertEquals(257, Tokenizer.load(file).vocabSize());
     }
 
+    @Test
+    void theFileLayoutIsFixed() throws IOException {
+        Tokenizer tok = new Tokenizer(List.of("<eod>", "q\"b\\s\n\t\u0001\u00e9"), new int[][] {{116, 104}, {257 + 1, 101}});
+        Path file = dir.resolve("t.json");
+        tok.save(file);
+        assertEquals("""
+                {
+                  "format": "palm4j-tokenizer",
+                  "version": 1,
+                  "model": "byte-level-bpe",
+                  "vocab_size": 260,
+                  "special_tokens": [
+                    {"id": 256, "token": "<eod>"},
+                    {"id": 257, "token": "q\\"b\\\\s\\n\\t\\u0001\u00e9"}
+                  ],
+                  "merges": [
+                    [116, 104],
+                    [258, 101]
+                  ]
+                }
+                """, Files.readString(file));
+        assertEquals(tok.specialTokens(), Tokenizer.load(file).specialTokens());
+    }
+
     private String valid() {
         return """
                 {"format": "palm4j-tokenizer", "version": 1, "model": "byte-level-bpe", "vocab_size": 259,
@@ -89,9 +113,17 @@ class TokenizerFileTest {
         assertBad(valid().replace("[257, 101]", "[256, 101]"), "merge 1"); // a special token never merges
         assertBad(valid().replace("\"id\": 256", "\"id\": 300"), "id 300");
         assertBad(valid().replace("<eod>", "<bos>"), "<eod>");
-        assertBad(valid().replace("\"model\": \"byte-level-bpe\", ", "\"model\": \"byte-level-bpe\", \"model\": \"x\", "), "twice");
+        assertBad(valid().replace("\"model\": \"byte-level-bpe\", ", "\"model\": \"byte-level-bpe\", \"model\": \"x\", "),
+                "not valid JSON", "duplicate key \"model\"");
         assertBad(valid() + " {}", "not valid JSON");
-        assertBad(valid().replace("[116, 104]", "[116.5, 104]"), "not valid JSON");
+        assertBad(valid().replace("[116, 104]", "[116.5, 104]"), "merge 0 must be a pair of token ids", "[116.5,104]");
+        assertBad(valid().replace("\"version\": 1", "\"version\": 1.0"), "\"version\" must be an integer");
+        assertBad(valid().replace("\"version\": 1, ", ""), "\"version\" is missing");
+        assertBad(valid().replace("\"merges\": [[116, 104], [257, 101]]", "\"merges\": {}"), "\"merges\" must be an array");
+        assertBad(valid().replace("\"byte-level-bpe\"", "\"wordpiece\""), "\"model\" must be \"byte-level-bpe\"");
+        assertBad(valid().replace("{\"id\": 256, ", "{\"id\": 256, \"x\": 0, "), "each special token must be");
+        byte[] latin1 = valid().replace("<eod>", "<eod>\u00e9").getBytes(StandardCharsets.ISO_8859_1);
+        assertBad(latin1, "not valid JSON", "UTF-8");
         InputException missing = assertThrows(InputException.class, () -> Tokenizer.load(dir.resolve("nope.json")));
         assertTrue(missing.getMessage().contains("does not exist"));
         assertThrows(InputException.class, () -> Tokenizer.load(dir));
