@@ -131,7 +131,9 @@ class AttentionTest {
             new Shape(1, 1, 1, 4, 0, 3, 1, 7),        // first decode step
             new Shape(1, 20, 67, 80, 47, 3, 1, 17),   // prefill across a key-tile boundary
             new Shape(1, 6, 37, 37, 10, 2, 2, 3),     // queries before the end of the keys
-            new Shape(2, 10, 35, 36, 30, 6, 3, 8));   // queries past the last key: j < Tk clips
+            new Shape(2, 10, 35, 36, 30, 6, 3, 8),    // queries past the last key: j < Tk clips
+            new Shape(1, 70, 120, 128, 20, 4, 1, 8),  // chunked backward, keys 90.. seen by no query
+            Shape.train(4, 40, 8, 4, 8));            // B*Hkv = 16: one backward chunk, direct dk, dv
 
     @Test
     void matchesReference() {
