@@ -49,7 +49,7 @@ public final class Attention {
     static final int TASKS = 16;  // backward: split queries into chunks until there are this many tasks
 
     // Scratch slots used by the calling thread itself (tasks use the others).
-    private static final int S_DI = 7, S_PK = 13, S_PV = 14, I_BOUNDS = 2, I_WRITTEN = 3;
+    private static final int S_DI = 7, S_PK = 13, S_PV = 14, I_BOUNDS = 2;
 
     private static final float LOG2E = 1.44269504088896341f;
     private static final double LN2 = 0.6931471805599453;
@@ -203,8 +203,8 @@ public final class Attention {
         });
 
         int nc = Math.max(1, Math.min((Tq + tokens - 1) / tokens, (TASKS + bg - 1) / bg));
-        int[] bounds = cs.ints(I_BOUNDS, nc + 1), written = cs.ints(I_WRITTEN, nc);
-        chunkBounds(bounds, written, nc, tokens, Tq, Tk, qPos0);
+        int[] bounds = cs.ints(I_BOUNDS, nc + 1);
+        chunkBounds(bounds, nc, tokens, Tq, Tk, qPos0);
         boolean direct = nc == 1;
         float[] pk = direct ? dk : cs.floats(S_PK, nc * bg * Tk * D), pv = direct ? dv : cs.floats(S_PV, nc * bg * Tk * D);
         par.forEach(bg * nc, task -> {
@@ -218,35 +218,36 @@ public final class Attention {
                 pkBase = pvBase = ((c * B + b) * Hkv + g) * Tk * D;
                 pld = D;
             }
-            backwardChunk(Scratch.get(), dq, dqOff, pk, pkBase, pv, pvBase, pld, direct ? scale : 1f, direct,
+            backwardChunk(Scratch.get(), dq, dqOff, pk, pkBase, pv, pvBase, pld, direct ? scale : 1f,
                     dout, doutOff, di, lse, lseOff, q, qOff, k, kOff, v, vOff,
                     b, g, bounds[c], bounds[c + 1], Tq, Tk, kvCapacity, qPos0, Hq, Hkv, D, scale);
         });
         if (direct) return;
-        // dk, dv = sum of the chunk partials that reached each key, in chunk order.
+        // dk, dv = sum of the chunk partials in chunk order. Plain scalar loops on purpose: this
+        // runs a few times per call, often before C2 has compiled it, and Vector API code that
+        // is not C2-compiled is very slow.
         par.forRange(bg * Tk, Math.max(1, 2048 / D), (lo, hi) -> {
             for (int row = lo; row < hi; row++) {
                 int b = row / (Hkv * Tk), g = row / Tk % Hkv, j = row % Tk;
-                int o = ((b * kvCapacity + j) * Hkv + g) * D;
-                for (int d = 0; d < D; d++) {
-                    float sk = 0, sv = 0;
-                    for (int c = 0; c < nc; c++) {
-                        if (j >= written[c]) continue;
-                        int p = (((c * B + b) * Hkv + g) * Tk + j) * D + d;
-                        sk += pk[p];
-                        sv += pv[p];
+                int ok = dkOff + ((b * kvCapacity + j) * Hkv + g) * D, ov = ok - dkOff + dvOff;
+                int p = ((b * Hkv + g) * Tk + j) * D, stride = bg * Tk * D;
+                System.arraycopy(pk, p, dk, ok, D);
+                System.arraycopy(pv, p, dv, ov, D);
+                for (int c = 1; c < nc; c++) {
+                    p += stride;
+                    for (int d = 0; d < D; d++) {
+                        dk[ok + d] += pk[p + d];
+                        dv[ov + d] += pv[p + d];
                     }
-                    dk[dkOff + o + d] = sk * scale;
-                    dv[dvOff + o + d] = sv;
                 }
+                for (int d = 0; d < D; d++) dk[ok + d] *= scale;
             }
         });
     }
 
     // Splits tokens [0,Tq) into nc chunks of whole row blocks with about equal causal work
-    // (a token's work is the number of keys it sees). written[c]: the keys [0, written[c]) whose
-    // partial chunk c writes (the key tiles it touches).
-    private static void chunkBounds(int[] bounds, int[] written, int nc, int tokens, int Tq, int Tk, int qPos0) {
+    // (a token's work is the number of keys it sees).
+    private static void chunkBounds(int[] bounds, int nc, int tokens, int Tq, int Tk, int qPos0) {
         long total = 0;
         for (int t = 0; t < Tq; t++) total += Math.min(Tk, qPos0 + t + 1);
         bounds[0] = 0;
@@ -257,19 +258,15 @@ public final class Attention {
             while (c < nc && acc * nc >= total * c) bounds[c++] = Math.min(Tq, t0 + tokens);
         }
         while (c <= nc) bounds[c++] = Tq;
-        for (c = 0; c < nc; c++) {
-            int kEnd = bounds[c] < bounds[c + 1] ? Math.min(Tk, qPos0 + bounds[c + 1]) : 0;
-            written[c] = Math.min(Tk, roundUp(kEnd, KBLOCK));
-        }
     }
 
     // Backward for query tokens [ta,tb) of kv head g in batch b: their dq rows in full, and their
-    // share of dk (times kScale) and dv for the keys they see, written to rows j of pk, pv at
-    // pkBase + j*pld, pvBase + j*pld. For each key tile (keys along the lanes, so s = q k^T is
+    // share of dk (times kScale) and dv for every key (zero for those they do not see), written
+    // to rows j of pk, pv at pkBase + j*pld, pvBase + j*pld. For each key tile (keys along the lanes, so s = q k^T is
     // (R, Cp) and the accumulators dk^T, dv^T are (D, Cp)), the chunk's rows go by in blocks:
     //   p = exp2(s - lse), ds = p (dp - D_i), dv^T += dout^T p, dk^T += q^T ds, dq += ds k.
     private static void backwardChunk(Scratch ws, float[] dq, int dqOff, float[] pk, int pkBase, float[] pv, int pvBase,
-                                      int pld, float kScale, boolean zeroUnseen,
+                                      int pld, float kScale,
                                       float[] dout, int doutOff, float[] di, float[] lse, int lseOff,
                                       float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                                       int b, int g, int ta, int tb, int Tq, int Tk, int kvCap, int qPos0,
@@ -302,12 +299,19 @@ public final class Attention {
                 int tB = Math.min(tb, tA + tokens), R = (tB - tA) * G;
                 queryRows(rows, pos, b, g, tA, tB, Tq, qPos0, Hq, G, D, R);
                 rowStats(lse2, dd, R, lse, lseOff, di, b, g, tA, tB, Tq, Hq, G);
-                pack(qb, q, qOff, rows, R, D);
-                pack(dob, dout, doutOff, rows, R, D);
+                // The block's q and dout rows as (R, D) matrices: in place when they are evenly
+                // spaced (one kv head: all heads of a token form the group), else packed.
+                float[] qa = q, da = dout;
+                int qa0 = qOff + rows[0], da0 = doutOff + rows[0];
+                if (Hkv > 1) {
+                    pack(qa = qb, q, qOff, rows, R, D);
+                    pack(da = dob, dout, doutOff, rows, R, D);
+                    qa0 = da0 = 0;
+                }
                 java.util.Arrays.fill(s, 0, R * Cp, 0f);
                 java.util.Arrays.fill(dp, 0, R * Cp, 0f);
-                mulRows(s, 0, Cp, qb, 0, D, R, D, kt, Cp, Cp);                  // s = q k^T
-                mulRows(dp, 0, Cp, dob, 0, D, R, D, vt, Cp, Cp);                // dp = dout v^T
+                mulRows(s, 0, Cp, qa, qa0, D, R, D, kt, Cp, Cp);                // s = q k^T
+                mulRows(dp, 0, Cp, da, da0, D, R, D, vt, Cp, Cp);               // dp = dout v^T
                 // Key j0+j is visible to row r iff j0+j <= pos[r]. Padding keys (j >= C) need no
                 // mask: lanes never mix, and the padding columns are never read or written out.
                 boolean mask = qPos0 + tA < j1 - 1;
@@ -321,8 +325,8 @@ public final class Attention {
                         e.mul(FloatVector.fromArray(F, dp, i).sub(dr)).intoArray(dp, i);      // ds
                     }
                 }
-                mulCols(dvt, Cp, ones, dob, 0, D, D, R, s, Cp, Cp);             // dv^T += dout^T p
-                mulCols(dkt, Cp, ones, qb, 0, D, D, R, dp, Cp, Cp);             // dk^T += q^T ds
+                mulCols(dvt, Cp, ones, da, da0, D, D, R, s, Cp, Cp);            // dv^T += dout^T p
+                mulCols(dkt, Cp, ones, qa, qa0, D, D, R, dp, Cp, Cp);           // dk^T += q^T ds
                 mulRows(dqa, (tA - ta) * G * Dp, Dp, dp, 0, Cp, R, C, kp, Dp, Dp); // dq += ds k
             }
             for (int j = 0; j < C; j++) {
@@ -333,11 +337,10 @@ public final class Attention {
                 }
             }
         }
-        if (zeroUnseen)                                                    // keys no query sees
-            for (int j = j0; j < Tk; j++) {
-                java.util.Arrays.fill(pk, pkBase + j * pld, pkBase + j * pld + D, 0f);
-                java.util.Arrays.fill(pv, pvBase + j * pld, pvBase + j * pld + D, 0f);
-            }
+        for (int j = j0; j < Tk; j++) {                                    // keys no row here sees
+            java.util.Arrays.fill(pk, pkBase + j * pld, pkBase + j * pld + D, 0f);
+            java.util.Arrays.fill(pv, pvBase + j * pld, pvBase + j * pld + D, 0f);
+        }
         for (int r = 0, t = ta; t < tb; t++)
             for (int h = 0; h < G; h++, r++) {
                 int o = dqOff + ((b * Tq + t) * Hq + g * G + h) * D;
