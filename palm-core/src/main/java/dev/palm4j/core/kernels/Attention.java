@@ -80,13 +80,13 @@ public final class Attention {
         checkKv(k, kOff, "k", B, kvCapacity, Tk, Hkv, D);
         checkKv(v, vOff, "v", B, kvCapacity, Tk, Hkv, D);
         if (B == 0 || Tq == 0) return;
-        Tiles qt = Tiles.of(Tq, Hq / Hkv);
-        int bg = B * Hkv;
+        // A query tile holds `tokens` tokens x the G heads of a group, about QROWS rows.
+        int bg = B * Hkv, tokens = Math.max(1, QROWS / (Hq / Hkv)), tiles = (Tq + tokens - 1) / tokens;
         // Later query tiles see more keys: hand them out first so the dynamic split balances.
-        par.forEach(bg * qt.n, task -> {
-            int tile = qt.n - 1 - task / bg, b = task % bg / Hkv, g = task % Hkv;
+        par.forEach(bg * tiles, task -> {
+            int tile = tiles - 1 - task / bg, b = task % bg / Hkv, g = task % Hkv;
             forwardTile(Scratch.get(), out, outOff, lse, lseOff, q, qOff, k, kOff, v, vOff,
-                    b, g, tile * qt.tokens, Math.min(Tq, (tile + 1) * qt.tokens),
+                    b, g, tile * tokens, Math.min(Tq, (tile + 1) * tokens),
                     Tq, Tk, kvCapacity, qPos0, Hq, Hkv, D, scale);
         });
     }
@@ -133,16 +133,19 @@ public final class Attention {
                                       float[] m, float[] l, float[] alpha) {
         for (int r0 = 0; r0 < Rp; r0 += L) {
             FloatVector mOld = FloatVector.fromArray(F, m, r0), mx = mOld;
-            FloatVector p = FloatVector.fromArray(F, pos, r0);
-            for (int j = 0, i = r0; j < C; j++, i += Rp) {
-                FloatVector s = FloatVector.fromArray(F, st, i);
-                if (mask) s = s.blend(Float.NEGATIVE_INFINITY, p.lt(j0 + j));
-                mx = max(mx, s);
+            if (mask) {
+                FloatVector p = FloatVector.fromArray(F, pos, r0);
+                for (int j = 0, i = r0; j < C; j++, i += Rp) {
+                    FloatVector s = FloatVector.fromArray(F, st, i).blend(Float.NEGATIVE_INFINITY, p.lt(j0 + j));
+                    s.intoArray(st, i);                                    // exp2(-inf) is exactly 0
+                    mx = max(mx, s);
+                }
+            } else {
+                for (int j = 0, i = r0; j < C; j++, i += Rp) mx = max(mx, FloatVector.fromArray(F, st, i));
             }
             FloatVector sum = FloatVector.zero(F);
             for (int j = 0, i = r0; j < C; j++, i += Rp) {
                 FloatVector e = exp2(FloatVector.fromArray(F, st, i).sub(mx));
-                if (mask) e = e.blend(0f, p.lt(j0 + j));
                 e.intoArray(st, i);
                 sum = sum.add(e);
             }
@@ -350,14 +353,6 @@ public final class Attention {
 
     // ---------------------------------------------------------------------------------------
     // Tiles and rows
-
-    // Query tiling: `tokens` tokens per tile so a tile holds about QROWS rows of G heads each.
-    private record Tiles(int tokens, int n) {
-        static Tiles of(int Tq, int G) {
-            int tokens = Math.max(1, QROWS / G);
-            return new Tiles(tokens, (Tq + tokens - 1) / tokens);
-        }
-    }
 
     // Row r = (t0 + r / G, head g*G + r % G): its offset in a (B,Tq,Hq,D) tensor and its absolute
     // position as a float (exact below 2^24). Rows [R, Rp) are padding: never masked.
