@@ -20,21 +20,23 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Tiling. All Hq/Hkv query heads that share a kv head are processed together, so one loaded
  * K/V tile serves every head of the group. The inner products are register-blocked micro GEMMs
- * whose vector lanes always run over a padded tile dimension (query rows or keys), never over
- * the head dimension D: any D >= 1 works without tail code, and the softmax statistics are
- * lane-wise with no horizontal reductions.
+ * whose vector lanes run over a dimension padded in scratch (query rows, keys, or D in the dq
+ * accumulator); caller arrays are only read element by element, so any D >= 1 works without
+ * tail code, and the softmax statistics are lane-wise with no horizontal reductions.
  *
- * <p>Threading and determinism. Work is split over (batch, kv head, tile) tasks through
- * {@link Parallel}; each task writes a disjoint part of the outputs and does its reductions in a
- * fixed order, so results are bitwise identical for every Parallel width. Only IEEE-exact vector
- * operations are used (fma, add, max, integer bit tricks; no reduceLanes(ADD), no SVML exp), so
- * interpreted and JIT-compiled code give the same bits too.
+ * <p>Threading and determinism. Work is split through {@link Parallel} into tasks chosen from
+ * the shape alone; each task writes a disjoint part of the outputs (or of a partial buffer that
+ * is then summed in a fixed order), so results are bitwise identical for every Parallel width.
+ * Only exactly rounded operations are used (fma, add, mul, compare and blend, integer bit
+ * tricks; no reduceLanes(ADD), no SVML exp), so interpreted and JIT-compiled code agree too.
  *
- * <p>Memory. Per-thread scratch (a few tiles, tens of KB) lives in a lazily grown
- * {@link ThreadLocal}, so after the first call on each thread nothing is allocated. The choice
- * keeps the API free of workspace arguments; Parallel's threads are long-lived, so the buffers
- * are reused from step to step. Backward also keeps one (B, Hq, Tq) buffer for the row terms
- * D_i = rowsum(dout * out) in the calling thread's scratch.
+ * <p>Memory. Scratch lives in a lazily grown per-thread {@link ThreadLocal}, so after the first
+ * call on each thread nothing is allocated but the task lambda. The choice keeps the API free
+ * of workspace arguments whose size would depend on the thread count; Parallel's threads are
+ * long-lived, so buffers are reused from step to step. Each thread holds a few tiles (tens of
+ * KB, plus a (chunk rows, D) dq accumulator in backward). The thread that calls backward also
+ * holds D_i = rowsum(dout * out), (B, Hq, Tq), and, when queries are split into chunks, two
+ * partial dk/dv buffers of nc * B * Hkv * Tk * D floats each, where nc * B * Hkv < 2 * TASKS.
  */
 public final class Attention {
     private Attention() {}
@@ -264,9 +266,10 @@ public final class Attention {
     }
 
     // Backward for query tokens [ta,tb) of kv head g in batch b: their dq rows in full, and their
-    // share of dk (times kScale) and dv for every key (zero for those they do not see), written
-    // to rows j of pk, pv at pkBase + j*pld, pvBase + j*pld. For each key tile (keys along the lanes, so s = q k^T is
-    // (R, Cp) and the accumulators dk^T, dv^T are (D, Cp)), the chunk's rows go by in blocks:
+    // share of dk (times kScale) and dv for every key (zero for keys they do not see), written
+    // to key j's row at pkBase + j*pld, pvBase + j*pld. Keys run along the lanes: for each key
+    // tile, s = q k^T is (R, Cp) and the accumulators dk^T, dv^T are (D, Cp); the chunk's rows
+    // go by in blocks:
     //   p = exp2(s - lse), ds = p (dp - D_i), dv^T += dout^T p, dk^T += q^T ds, dq += ds k.
     private static void backwardChunk(Scratch ws, float[] dq, int dqOff, float[] pk, int pkBase, float[] pv, int pvBase,
                                       int pld, float kScale,
@@ -316,7 +319,8 @@ public final class Attention {
                 mulRows(s, 0, Cp, qa, qa0, D, R, D, kt, Cp, Cp);                // s = q k^T
                 mulRows(dp, 0, Cp, da, da0, D, R, D, vt, Cp, Cp);               // dp = dout v^T
                 // Key j0+j is visible to row r iff j0+j <= pos[r]. Padding keys (j >= C) need no
-                // mask: lanes never mix, and the padding columns are never read or written out.
+                // mask: lanes never mix, their columns of dk^T, dv^T are never written out, and
+                // dq's product stops at C.
                 boolean mask = qPos0 + tA < j1 - 1;
                 for (int r = 0; r < R; r++) {
                     float lim = pos[r] - j0;
