@@ -20,21 +20,23 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Tiling. All Hq/Hkv query heads that share a kv head are processed together, so one loaded
  * K/V tile serves every head of the group. The inner products are register-blocked micro GEMMs
- * whose vector lanes always run over a padded tile dimension (query rows or keys), never over
- * the head dimension D: any D >= 1 works without tail code, and the softmax statistics are
- * lane-wise with no horizontal reductions.
+ * whose vector lanes run over a dimension padded in scratch (query rows, keys, or D in the dq
+ * accumulator); caller arrays are only read element by element, so any D >= 1 works without
+ * tail code, and the softmax statistics are lane-wise with no horizontal reductions.
  *
- * <p>Threading and determinism. Work is split over (batch, kv head, tile) tasks through
- * {@link Parallel}; each task writes a disjoint part of the outputs and does its reductions in a
- * fixed order, so results are bitwise identical for every Parallel width. Only IEEE-exact vector
- * operations are used (fma, add, max, integer bit tricks; no reduceLanes(ADD), no SVML exp), so
- * interpreted and JIT-compiled code give the same bits too.
+ * <p>Threading and determinism. Work is split through {@link Parallel} into tasks chosen from
+ * the shape alone; each task writes a disjoint part of the outputs (or of a partial buffer that
+ * is then summed in a fixed order), so results are bitwise identical for every Parallel width.
+ * Only exactly rounded operations are used (fma, add, mul, compare and blend, integer bit
+ * tricks; no reduceLanes(ADD), no SVML exp), so interpreted and JIT-compiled code agree too.
  *
- * <p>Memory. Per-thread scratch (a few tiles, tens of KB) lives in a lazily grown
- * {@link ThreadLocal}, so after the first call on each thread nothing is allocated. The choice
- * keeps the API free of workspace arguments; Parallel's threads are long-lived, so the buffers
- * are reused from step to step. Backward also keeps one (B, Hq, Tq) buffer for the row terms
- * D_i = rowsum(dout * out) in the calling thread's scratch.
+ * <p>Memory. Scratch lives in a lazily grown per-thread {@link ThreadLocal}, so after the first
+ * call on each thread nothing is allocated but the task lambda. The choice keeps the API free
+ * of workspace arguments whose size would depend on the thread count; Parallel's threads are
+ * long-lived, so buffers are reused from step to step. Each thread holds a few tiles (tens of
+ * KB, plus a (chunk rows, D) dq accumulator in backward). The thread that calls backward also
+ * holds D_i = rowsum(dout * out), (B, Hq, Tq), and, when queries are split into chunks, two
+ * partial dk/dv buffers of nc * B * Hkv * Tk * D floats each, where nc * B * Hkv < 2 * TASKS.
  */
 public final class Attention {
     private Attention() {}
@@ -42,9 +44,14 @@ public final class Attention {
     private static final VectorSpecies<Float> F = Simd.F;
     private static final int L = Simd.LANES;
 
-    static final int QROWS = 64; // target query rows (tokens x heads of a group) per query tile
-    static final int KTILE = 64; // keys per key tile
-    static final int BROWS = 64; // query rows per block in the dk/dv pass
+    static final int QROWS = 64;  // forward: target query rows (tokens x heads of a group) per tile
+    static final int KTILE = 64;  // forward: keys per key tile
+    static final int BROWS = 64;  // backward: target query rows per block
+    static final int KBLOCK = 64; // backward: keys per key tile
+    static final int TASKS = 16;  // backward: split queries into chunks until there are this many tasks
+
+    // Scratch slots used by the calling thread itself (tasks use the others).
+    private static final int S_DI = 7, S_PK = 13, S_PV = 14, I_BOUNDS = 2;
 
     private static final float LOG2E = 1.44269504088896341f;
     private static final double LN2 = 0.6931471805599453;
@@ -75,13 +82,13 @@ public final class Attention {
         checkKv(k, kOff, "k", B, kvCapacity, Tk, Hkv, D);
         checkKv(v, vOff, "v", B, kvCapacity, Tk, Hkv, D);
         if (B == 0 || Tq == 0) return;
-        Tiles qt = Tiles.of(Tq, Hq / Hkv);
-        int bg = B * Hkv;
+        // A query tile holds `tokens` tokens x the G heads of a group, about QROWS rows.
+        int bg = B * Hkv, tokens = Math.max(1, QROWS / (Hq / Hkv)), tiles = (Tq + tokens - 1) / tokens;
         // Later query tiles see more keys: hand them out first so the dynamic split balances.
-        par.forEach(bg * qt.n, task -> {
-            int tile = qt.n - 1 - task / bg, b = task % bg / Hkv, g = task % Hkv;
+        par.forEach(bg * tiles, task -> {
+            int tile = tiles - 1 - task / bg, b = task % bg / Hkv, g = task % Hkv;
             forwardTile(Scratch.get(), out, outOff, lse, lseOff, q, qOff, k, kOff, v, vOff,
-                    b, g, tile * qt.tokens, Math.min(Tq, (tile + 1) * qt.tokens),
+                    b, g, tile * tokens, Math.min(Tq, (tile + 1) * tokens),
                     Tq, Tk, kvCapacity, qPos0, Hq, Hkv, D, scale);
         });
     }
@@ -106,7 +113,8 @@ public final class Attention {
         for (int j0 = 0; j0 < kEnd; j0 += KTILE) {
             int C = Math.min(KTILE, kEnd - j0);
             int kv = ((b * kvCap + j0) * Hkv + g) * D, ldkv = Hkv * D;        // key j0 of head g
-            mulRows(st, Rp, k, kOff + kv, ldkv, C, D, qt, Rp, Rp);             // s^T = k q^T
+            java.util.Arrays.fill(st, 0, C * Rp, 0f);
+            mulRows(st, 0, Rp, k, kOff + kv, ldkv, C, D, qt, Rp, Rp);          // s^T = k q^T
             boolean mask = j0 + C - 1 > qPos0 + t0;
             onlineSoftmax(st, Rp, C, j0, mask, pos, m, l, alpha);            // s^T -> p^T
             mulCols(ot, Rp, alpha, v, vOff + kv, ldkv, D, C, st, Rp, Rp);       // o^T = o^T a + v^T p^T
@@ -127,20 +135,23 @@ public final class Attention {
                                       float[] m, float[] l, float[] alpha) {
         for (int r0 = 0; r0 < Rp; r0 += L) {
             FloatVector mOld = FloatVector.fromArray(F, m, r0), mx = mOld;
-            FloatVector p = FloatVector.fromArray(F, pos, r0);
-            for (int j = 0, i = r0; j < C; j++, i += Rp) {
-                FloatVector s = FloatVector.fromArray(F, st, i);
-                if (mask) s = s.blend(Float.NEGATIVE_INFINITY, p.lt(j0 + j));
-                mx = mx.max(s);
+            if (mask) {
+                FloatVector p = FloatVector.fromArray(F, pos, r0);
+                for (int j = 0, i = r0; j < C; j++, i += Rp) {
+                    FloatVector s = FloatVector.fromArray(F, st, i).blend(Float.NEGATIVE_INFINITY, p.lt(j0 + j));
+                    s.intoArray(st, i);                                    // exp2(-inf) is exactly 0
+                    mx = max(mx, s);
+                }
+            } else {
+                for (int j = 0, i = r0; j < C; j++, i += Rp) mx = max(mx, FloatVector.fromArray(F, st, i));
             }
             FloatVector sum = FloatVector.zero(F);
             for (int j = 0, i = r0; j < C; j++, i += Rp) {
                 FloatVector e = exp2(FloatVector.fromArray(F, st, i).sub(mx));
-                if (mask) e = e.blend(0f, p.lt(j0 + j));
                 e.intoArray(st, i);
                 sum = sum.add(e);
             }
-            FloatVector a = exp2(mOld.sub(mx)); // first tile: exp2(-inf) clamps to 2^-126, times 0
+            FloatVector a = exp2(mOld.sub(mx)); // first tile: exp2(-inf) = 0
             a.intoArray(alpha, r0);
             mx.intoArray(m, r0);
             FloatVector.fromArray(F, l, r0).fma(a, sum).intoArray(l, r0);
@@ -156,9 +167,11 @@ public final class Attention {
      * [Tk, kvCapacity) are left untouched. {@code out} and {@code lse} must come from
      * {@link #forward} on the same inputs.
      *
-     * <p>Two passes, so no two tasks ever write the same gradient row and no atomics are needed:
-     * dq over (batch, kv head, query tile), then dk, dv over (batch, kv head, key tile), each
-     * recomputing the scores it needs.
+     * <p>Tasks are (batch, kv head, query chunk). A task owns the dq rows of its chunk, and adds
+     * its chunk's share of dk, dv into a private partial; a last pass sums the partials in chunk
+     * order. So no two tasks write the same float, there are no atomics, and the chunking depends
+     * only on the shape (about {@value #TASKS} tasks), never on the Parallel width. With
+     * B * Hkv >= {@value #TASKS} there is one chunk and dk, dv are written directly.
      */
     // dout, out (B,Tq,Hq,D), lse (B,Hq,Tq), q (B,Tq,Hq,D), k,v (B,kvCapacity,Hkv,D)
     //   -> dq (B,Tq,Hq,D), dk,dv (B,kvCapacity,Hkv,D) rows [0,Tk)
@@ -178,10 +191,12 @@ public final class Attention {
         checkQ(q, qOff, "q", B, Tq, Hq, D);
         checkKv(k, kOff, "k", B, kvCapacity, Tk, Hkv, D);
         checkKv(v, vOff, "v", B, kvCapacity, Tk, Hkv, D);
-        if (B == 0) return;
-        int G = Hq / Hkv, bg = B * Hkv;
-        // D_i = rowsum(dout * out), once per row, in the caller's scratch (same layout as lse).
-        float[] di = Scratch.get().floats(7, B * Hq * Tq);
+        if (B == 0 || Tk == 0) return;
+        int G = Hq / Hkv, bg = B * Hkv, tokens = Math.max(1, BROWS / G);
+        Scratch cs = Scratch.get();
+
+        // D_i = rowsum(dout * out), once per row (same layout as lse).
+        float[] di = cs.floats(S_DI, B * Hq * Tq);
         par.forRange(B * Tq, Math.max(1, 4096 / (Hq * D)), (lo, hi) -> {
             for (int bt = lo; bt < hi; bt++)
                 for (int h = 0; h < Hq; h++) {
@@ -191,130 +206,157 @@ public final class Attention {
                     di[(b * Hq + h) * Tq + t] = s;
                 }
         });
-        if (Tq > 0) {
-            Tiles qt = Tiles.of(Tq, G);
-            par.forEach(bg * qt.n, task -> {
-                int tile = qt.n - 1 - task / bg, b = task % bg / Hkv, g = task % Hkv;
-                dqTile(Scratch.get(), dq, dqOff, dout, doutOff, di, lse, lseOff, q, qOff, k, kOff, v, vOff,
-                        b, g, tile * qt.tokens, Math.min(Tq, (tile + 1) * qt.tokens),
-                        Tq, Tk, kvCapacity, qPos0, Hq, Hkv, D, scale);
-            });
-        }
-        int nk = (Tk + KTILE - 1) / KTILE;
-        // Early key tiles are seen by more queries: hand them out first.
-        par.forEach(bg * nk, task -> {
-            int tile = task / bg, b = task % bg / Hkv, g = task % Hkv;
-            dkvTile(Scratch.get(), dk, dkOff, dv, dvOff, dout, doutOff, di, lse, lseOff, q, qOff, k, kOff, v, vOff,
-                    b, g, tile * KTILE, Math.min(Tk, (tile + 1) * KTILE),
-                    Tq, kvCapacity, qPos0, Hq, Hkv, D, scale);
+
+        int nc = Math.max(1, Math.min((Tq + tokens - 1) / tokens, (TASKS + bg - 1) / bg));
+        int[] bounds = cs.ints(I_BOUNDS, nc + 1);
+        chunkBounds(bounds, nc, tokens, Tq, Tk, qPos0);
+        boolean direct = nc == 1;
+        float[] pk = direct ? dk : cs.floats(S_PK, nc * bg * Tk * D), pv = direct ? dv : cs.floats(S_PV, nc * bg * Tk * D);
+        par.forEach(bg * nc, task -> {
+            int c = task / bg, b = task % bg / Hkv, g = task % Hkv;
+            int pkBase, pvBase, pld;
+            if (direct) {
+                pkBase = dkOff + (b * kvCapacity * Hkv + g) * D;
+                pvBase = dvOff + (b * kvCapacity * Hkv + g) * D;
+                pld = Hkv * D;
+            } else {
+                pkBase = pvBase = ((c * B + b) * Hkv + g) * Tk * D;
+                pld = D;
+            }
+            backwardChunk(Scratch.get(), dq, dqOff, pk, pkBase, pv, pvBase, pld, direct ? scale : 1f,
+                    dout, doutOff, di, lse, lseOff, q, qOff, k, kOff, v, vOff,
+                    b, g, bounds[c], bounds[c + 1], Tq, Tk, kvCapacity, qPos0, Hq, Hkv, D, scale);
+        });
+        if (direct) return;
+        // dk, dv = sum of the chunk partials in chunk order. Plain scalar loops on purpose: this
+        // runs a few times per call, often before C2 has compiled it, and Vector API code that
+        // is not C2-compiled is very slow.
+        par.forRange(bg * Tk, Math.max(1, 2048 / D), (lo, hi) -> {
+            for (int row = lo; row < hi; row++) {
+                int b = row / (Hkv * Tk), g = row / Tk % Hkv, j = row % Tk;
+                int ok = dkOff + ((b * kvCapacity + j) * Hkv + g) * D, ov = ok - dkOff + dvOff;
+                int p = ((b * Hkv + g) * Tk + j) * D, stride = bg * Tk * D;
+                System.arraycopy(pk, p, dk, ok, D);
+                System.arraycopy(pv, p, dv, ov, D);
+                for (int c = 1; c < nc; c++) {
+                    p += stride;
+                    for (int d = 0; d < D; d++) {
+                        dk[ok + d] += pk[p + d];
+                        dv[ov + d] += pv[p + d];
+                    }
+                }
+                for (int d = 0; d < D; d++) dk[ok + d] *= scale;
+            }
         });
     }
 
-    // dq for one query tile (tokens [t0,t1) x the G heads of kv head g), transposed layout as in
-    // forwardTile: p^T = exp2(s^T - lse), ds^T = p^T (dp^T - D_i), dq^T += k^T ds^T.
-    private static void dqTile(Scratch ws, float[] dq, int dqOff, float[] dout, int doutOff, float[] di,
-                               float[] lse, int lseOff, float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
-                               int b, int g, int t0, int t1, int Tq, int Tk, int kvCap, int qPos0,
-                               int Hq, int Hkv, int D, float scale) {
-        int G = Hq / Hkv, R = (t1 - t0) * G, Rp = roundUp(R, L);
-        int[] rows = ws.ints(0, R);
-        float[] qt = ws.floats(0, D * Rp), st = ws.floats(1, KTILE * Rp), dqt = ws.floats(2, D * Rp);
-        float[] pos = ws.floats(3, Rp), lse2 = ws.floats(4, Rp), dd = ws.floats(5, Rp);
-        float[] dot = ws.floats(6, D * Rp), dpt = ws.floats(8, KTILE * Rp);
-        queryRows(rows, pos, b, g, t0, t1, Tq, qPos0, Hq, G, D, Rp);
-        transposeRows(qt, Rp, q, qOff, rows, R, D, scale * LOG2E);
-        transposeRows(dot, Rp, dout, doutOff, rows, R, D, 1f);
-        rowStats(lse2, dd, Rp, lse, lseOff, di, b, g, t0, t1, Tq, Hq, G);
-        java.util.Arrays.fill(dqt, 0, D * Rp, 0f);
-        int kEnd = Math.min(Tk, qPos0 + t1);
-        for (int j0 = 0; j0 < kEnd; j0 += KTILE) {
-            int C = Math.min(KTILE, kEnd - j0);
-            int kv = ((b * kvCap + j0) * Hkv + g) * D, ldkv = Hkv * D;        // key j0 of head g
-            mulRows(st, Rp, k, kOff + kv, ldkv, C, D, qt, Rp, Rp);             // s^T = k q^T
-            mulRows(dpt, Rp, v, vOff + kv, ldkv, C, D, dot, Rp, Rp);           // dp^T = v dout^T
-            boolean mask = j0 + C - 1 > qPos0 + t0;
-            for (int r0 = 0; r0 < Rp; r0 += L) {
-                FloatVector ls = FloatVector.fromArray(F, lse2, r0), dv = FloatVector.fromArray(F, dd, r0);
-                FloatVector p = FloatVector.fromArray(F, pos, r0);
-                for (int j = 0, i = r0; j < C; j++, i += Rp) {
-                    FloatVector e = exp2(FloatVector.fromArray(F, st, i).sub(ls));
-                    if (mask) e = e.blend(0f, p.lt(j0 + j));
-                    e.mul(FloatVector.fromArray(F, dpt, i).sub(dv)).intoArray(dpt, i); // ds^T
-                }
-            }
-            mulCols(dqt, Rp, ws.ones(Rp), k, kOff + kv, ldkv, D, C, dpt, Rp, Rp);      // dq^T += k^T ds^T
+    // Splits tokens [0,Tq) into nc chunks of whole row blocks with about equal causal work
+    // (a token's work is the number of keys it sees).
+    private static void chunkBounds(int[] bounds, int nc, int tokens, int Tq, int Tk, int qPos0) {
+        long total = 0;
+        for (int t = 0; t < Tq; t++) total += Math.min(Tk, qPos0 + t + 1);
+        bounds[0] = 0;
+        int c = 1;
+        long acc = 0;
+        for (int t0 = 0; t0 < Tq && c < nc; t0 += tokens) {
+            for (int t = t0; t < Math.min(Tq, t0 + tokens); t++) acc += Math.min(Tk, qPos0 + t + 1);
+            while (c < nc && acc * nc >= total * c) bounds[c++] = Math.min(Tq, t0 + tokens);
         }
-        for (int r = 0; r < R; r++) {
-            int o = dqOff + rows[r];
-            for (int d = 0; d < D; d++) dq[o + d] = dqt[d * Rp + r] * scale;
-        }
+        while (c <= nc) bounds[c++] = Tq;
     }
 
-    // dk, dv for keys [j0,j1) of kv head g, against every query row (token, head of the group)
-    // that sees them, in blocks of BROWS rows. Here keys run along the lanes: s = q k^T is
-    // (R, Cp), and the accumulators dk^T, dv^T are (D, Cp).
-    private static void dkvTile(Scratch ws, float[] dk, int dkOff, float[] dv, int dvOff,
-                                float[] dout, int doutOff, float[] di, float[] lse, int lseOff,
-                                float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
-                                int b, int g, int j0, int j1, int Tq, int kvCap, int qPos0,
-                                int Hq, int Hkv, int D, float scale) {
-        int G = Hq / Hkv, C = j1 - j0, Cp = roundUp(C, L);
-        int tokens = Math.max(1, BROWS / G), Rmax = tokens * G;
-        int[] rows = ws.ints(0, Rmax), keys = ws.ints(1, C);
-        float[] kt = ws.floats(0, D * Cp), vt = ws.floats(1, D * Cp);
-        float[] dkt = ws.floats(2, D * Cp), dvt = ws.floats(3, D * Cp);
-        float[] s = ws.floats(4, Rmax * Cp), dp = ws.floats(5, Rmax * Cp);
+    // Backward for query tokens [ta,tb) of kv head g in batch b: their dq rows in full, and their
+    // share of dk (times kScale) and dv for every key (zero for keys they do not see), written
+    // to key j's row at pkBase + j*pld, pvBase + j*pld. Keys run along the lanes: for each key
+    // tile, s = q k^T is (R, Cp) and the accumulators dk^T, dv^T are (D, Cp); the chunk's rows
+    // go by in blocks:
+    //   p = exp2(s - lse), ds = p (dp - D_i), dv^T += dout^T p, dk^T += q^T ds, dq += ds k.
+    private static void backwardChunk(Scratch ws, float[] dq, int dqOff, float[] pk, int pkBase, float[] pv, int pvBase,
+                                      int pld, float kScale,
+                                      float[] dout, int doutOff, float[] di, float[] lse, int lseOff,
+                                      float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                                      int b, int g, int ta, int tb, int Tq, int Tk, int kvCap, int qPos0,
+                                      int Hq, int Hkv, int D, float scale) {
+        int G = Hq / Hkv, tokens = Math.max(1, BROWS / G), Rmax = tokens * G, Dp = roundUp(D, L);
+        int Call = Math.min(KBLOCK, Tk), Cmax = roundUp(Call, L);
+        int[] rows = ws.ints(0, Rmax), keys = ws.ints(1, Call);
+        float[] kt = ws.floats(0, D * Cmax), vt = ws.floats(1, D * Cmax), kp = ws.floats(12, Call * Dp);
+        float[] dkt = ws.floats(2, D * Cmax), dvt = ws.floats(3, D * Cmax);
+        float[] s = ws.floats(4, Rmax * Cmax), dp = ws.floats(5, Rmax * Cmax);
         float[] pos = ws.floats(6, Rmax), lse2 = ws.floats(8, Rmax), dd = ws.floats(9, Rmax);
-        float[] qb = ws.floats(10, Rmax * D), dob = ws.floats(11, Rmax * D), ones = ws.ones(Cp);
-        keyRows(keys, b, g, j0, C, kvCap, Hkv, D);
-        transposeRows(kt, Cp, k, kOff, keys, C, D, scale * LOG2E);
-        transposeRows(vt, Cp, v, vOff, keys, C, D, 1f);
-        java.util.Arrays.fill(dkt, 0, D * Cp, 0f);
-        java.util.Arrays.fill(dvt, 0, D * Cp, 0f);
+        float[] qb = ws.floats(10, Rmax * D), dob = ws.floats(11, Rmax * D), ones = ws.ones(Cmax);
+        float[] dqa = ws.floats(15, Math.max(1, (tb - ta) * G * Dp));
+        java.util.Arrays.fill(dqa, 0, (tb - ta) * G * Dp, 0f);
         FloatVector iota = FloatVector.fromArray(F, IOTA, 0);
-        for (int ta = Math.max(0, j0 - qPos0); ta < Tq; ta += tokens) {
-            int tb = Math.min(Tq, ta + tokens), R = (tb - ta) * G;
-            queryRows(rows, pos, b, g, ta, tb, Tq, qPos0, Hq, G, D, R);
-            rowStats(lse2, dd, R, lse, lseOff, di, b, g, ta, tb, Tq, Hq, G);
-            pack(qb, q, qOff, rows, R, D);
-            pack(dob, dout, doutOff, rows, R, D);
-            mulRows(s, Cp, qb, 0, D, R, D, kt, Cp, Cp);                         // s = q k^T
-            mulRows(dp, Cp, dob, 0, D, R, D, vt, Cp, Cp);                       // dp = dout v^T
-            // Key j0+j is visible to row r iff j0+j <= pos[r]. Padding keys (j >= C) need no mask:
-            // lanes never mix, and their columns of dk^T, dv^T are never written out.
-            boolean mask = qPos0 + ta < j1 - 1;
-            for (int r = 0; r < R; r++) {
-                float lim = pos[r] - j0;
-                float ls = lse2[r], dr = dd[r];
-                for (int j = 0, i = r * Cp; j < Cp; j += L, i += L) {
-                    FloatVector e = exp2(FloatVector.fromArray(F, s, i).sub(ls));
-                    if (mask) e = e.blend(0f, iota.add(j).compare(VectorOperators.GT, lim));
-                    e.intoArray(s, i);                                                    // p
-                    e.mul(FloatVector.fromArray(F, dp, i).sub(dr)).intoArray(dp, i);      // ds
+        int kEnd = ta < tb ? Math.min(Tk, qPos0 + tb) : 0, j0 = 0;
+        for (; j0 < kEnd; j0 += KBLOCK) {
+            int j1 = Math.min(Tk, j0 + KBLOCK), C = j1 - j0, Cp = roundUp(C, L);
+            keyRows(keys, b, g, j0, C, kvCap, Hkv, D);
+            transposeRows(kt, Cp, k, kOff, keys, C, D, scale * LOG2E);
+            transposeRows(vt, Cp, v, vOff, keys, C, D, 1f);
+            for (int j = 0; j < C; j++) {                                  // k tile (C, Dp), zero-padded
+                System.arraycopy(k, kOff + keys[j], kp, j * Dp, D);
+                java.util.Arrays.fill(kp, j * Dp + D, (j + 1) * Dp, 0f);
+            }
+            java.util.Arrays.fill(dkt, 0, D * Cp, 0f);
+            java.util.Arrays.fill(dvt, 0, D * Cp, 0f);
+            // Rows go by in the chunk's fixed blocks, from the first block that sees key j0.
+            for (int tA = ta + Math.max(0, j0 - qPos0 - ta) / tokens * tokens; tA < tb; tA += tokens) {
+                int tB = Math.min(tb, tA + tokens), R = (tB - tA) * G;
+                queryRows(rows, pos, b, g, tA, tB, Tq, qPos0, Hq, G, D, R);
+                rowStats(lse2, dd, R, lse, lseOff, di, b, g, tA, tB, Tq, Hq, G);
+                // The block's q and dout rows as (R, D) matrices: in place when they are evenly
+                // spaced (one kv head: all heads of a token form the group), else packed.
+                float[] qa = q, da = dout;
+                int qa0 = qOff + rows[0], da0 = doutOff + rows[0];
+                if (Hkv > 1) {
+                    pack(qa = qb, q, qOff, rows, R, D);
+                    pack(da = dob, dout, doutOff, rows, R, D);
+                    qa0 = da0 = 0;
+                }
+                java.util.Arrays.fill(s, 0, R * Cp, 0f);
+                java.util.Arrays.fill(dp, 0, R * Cp, 0f);
+                mulRows(s, 0, Cp, qa, qa0, D, R, D, kt, Cp, Cp);                // s = q k^T
+                mulRows(dp, 0, Cp, da, da0, D, R, D, vt, Cp, Cp);               // dp = dout v^T
+                // Key j0+j is visible to row r iff j0+j <= pos[r]. Padding keys (j >= C) need no
+                // mask: lanes never mix, their columns of dk^T, dv^T are never written out, and
+                // dq's product stops at C.
+                boolean mask = qPos0 + tA < j1 - 1;
+                for (int r = 0; r < R; r++) {
+                    float lim = pos[r] - j0;
+                    float ls = lse2[r], dr = dd[r];
+                    for (int j = 0, i = r * Cp; j < Cp; j += L, i += L) {
+                        FloatVector e = exp2(FloatVector.fromArray(F, s, i).sub(ls));
+                        if (mask) e = e.blend(0f, iota.add(j).compare(VectorOperators.GT, lim));
+                        e.intoArray(s, i);                                                    // p
+                        e.mul(FloatVector.fromArray(F, dp, i).sub(dr)).intoArray(dp, i);      // ds
+                    }
+                }
+                mulCols(dvt, Cp, ones, da, da0, D, D, R, s, Cp, Cp);            // dv^T += dout^T p
+                mulCols(dkt, Cp, ones, qa, qa0, D, D, R, dp, Cp, Cp);           // dk^T += q^T ds
+                mulRows(dqa, (tA - ta) * G * Dp, Dp, dp, 0, Cp, R, C, kp, Dp, Dp); // dq += ds k
+            }
+            for (int j = 0; j < C; j++) {
+                int ok = pkBase + (j0 + j) * pld, ov = pvBase + (j0 + j) * pld;
+                for (int d = 0; d < D; d++) {
+                    pk[ok + d] = dkt[d * Cp + j] * kScale;
+                    pv[ov + d] = dvt[d * Cp + j];
                 }
             }
-            mulCols(dvt, Cp, ones, dob, 0, D, D, R, s, Cp, Cp);                 // dv^T += dout^T p
-            mulCols(dkt, Cp, ones, qb, 0, D, D, R, dp, Cp, Cp);                 // dk^T += q^T ds
         }
-        for (int j = 0; j < C; j++) {
-            int ok = dkOff + keys[j], ov = dvOff + keys[j];
-            for (int d = 0; d < D; d++) {
-                dk[ok + d] = dkt[d * Cp + j] * scale;
-                dv[ov + d] = dvt[d * Cp + j];
+        for (int j = j0; j < Tk; j++) {                                    // keys no row here sees
+            java.util.Arrays.fill(pk, pkBase + j * pld, pkBase + j * pld + D, 0f);
+            java.util.Arrays.fill(pv, pvBase + j * pld, pvBase + j * pld + D, 0f);
+        }
+        for (int r = 0, t = ta; t < tb; t++)
+            for (int h = 0; h < G; h++, r++) {
+                int o = dqOff + ((b * Tq + t) * Hq + g * G + h) * D;
+                for (int d = 0; d < D; d++) dq[o + d] = dqa[r * Dp + d] * scale;
             }
-        }
     }
 
     // ---------------------------------------------------------------------------------------
     // Tiles and rows
-
-    // Query tiling: `tokens` tokens per tile so a tile holds about QROWS rows of G heads each.
-    private record Tiles(int tokens, int n) {
-        static Tiles of(int Tq, int G) {
-            int tokens = Math.max(1, QROWS / G);
-            return new Tiles(tokens, (Tq + tokens - 1) / tokens);
-        }
-    }
 
     // Row r = (t0 + r / G, head g*G + r % G): its offset in a (B,Tq,Hq,D) tensor and its absolute
     // position as a float (exact below 2^24). Rows [R, Rp) are padding: never masked.
@@ -367,18 +409,28 @@ public final class Attention {
     // registers). A short last block of rows repeats its last row and stores only the real ones,
     // so there is no separate edge kernel.
 
-    // c (M, N) = a (M, K) b (K, N), where a[m][k] = a[aOff + m*lda + k] and b has row stride ldb.
-    static void mulRows(float[] c, int ldc, float[] a, int aOff, int lda, int M, int K,
+    // c (M, N) += a (M, K) b (K, N), where a[m][k] = a[aOff + m*lda + k], b has row stride ldb and
+    // c starts at cOff with row stride ldc.
+    static void mulRows(float[] c, int cOff, int ldc, float[] a, int aOff, int lda, int M, int K,
                         float[] b, int ldb, int N) {
         for (int m = 0; m < M; m += 6) {
             int h = Math.min(6, M - m), last = M - 1;
             int a0 = aOff + m * lda, a1 = aOff + Math.min(m + 1, last) * lda, a2 = aOff + Math.min(m + 2, last) * lda,
                     a3 = aOff + Math.min(m + 3, last) * lda, a4 = aOff + Math.min(m + 4, last) * lda,
                     a5 = aOff + Math.min(m + 5, last) * lda;
+            // Rows past the end repeat the last row (loaded, computed, not stored).
+            int r1 = (Math.min(m + 1, last) - m) * ldc, r2 = (Math.min(m + 2, last) - m) * ldc,
+                    r3 = (Math.min(m + 3, last) - m) * ldc, r4 = (Math.min(m + 4, last) - m) * ldc,
+                    r5 = (Math.min(m + 5, last) - m) * ldc;
             int n = 0;
             for (; n + 2 * L <= N; n += 2 * L) {
-                FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-                        c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+                int ci = cOff + m * ldc + n;
+                FloatVector c00 = FloatVector.fromArray(F, c, ci), c01 = FloatVector.fromArray(F, c, ci + L),
+                        c10 = FloatVector.fromArray(F, c, ci + r1), c11 = FloatVector.fromArray(F, c, ci + r1 + L),
+                        c20 = FloatVector.fromArray(F, c, ci + r2), c21 = FloatVector.fromArray(F, c, ci + r2 + L),
+                        c30 = FloatVector.fromArray(F, c, ci + r3), c31 = FloatVector.fromArray(F, c, ci + r3 + L),
+                        c40 = FloatVector.fromArray(F, c, ci + r4), c41 = FloatVector.fromArray(F, c, ci + r4 + L),
+                        c50 = FloatVector.fromArray(F, c, ci + r5), c51 = FloatVector.fromArray(F, c, ci + r5 + L);
                 for (int kk = 0, bi = n; kk < K; kk++, bi += ldb) {
                     FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
                     FloatVector x = FloatVector.broadcast(F, a[a0 + kk]);
@@ -394,7 +446,6 @@ public final class Attention {
                     x = FloatVector.broadcast(F, a[a5 + kk]);
                     c50 = b0.fma(x, c50); c51 = b1.fma(x, c51);
                 }
-                int ci = m * ldc + n;
                 c00.intoArray(c, ci); c01.intoArray(c, ci + L);
                 if (h > 1) { c10.intoArray(c, ci + ldc); c11.intoArray(c, ci + ldc + L); }
                 if (h > 2) { c20.intoArray(c, ci + 2 * ldc); c21.intoArray(c, ci + 2 * ldc + L); }
@@ -403,7 +454,10 @@ public final class Attention {
                 if (h > 5) { c50.intoArray(c, ci + 5 * ldc); c51.intoArray(c, ci + 5 * ldc + L); }
             }
             for (; n < N; n += L) {
-                FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+                int ci = cOff + m * ldc + n;
+                FloatVector c0 = FloatVector.fromArray(F, c, ci), c1 = FloatVector.fromArray(F, c, ci + r1),
+                        c2 = FloatVector.fromArray(F, c, ci + r2), c3 = FloatVector.fromArray(F, c, ci + r3),
+                        c4 = FloatVector.fromArray(F, c, ci + r4), c5 = FloatVector.fromArray(F, c, ci + r5);
                 for (int kk = 0, bi = n; kk < K; kk++, bi += ldb) {
                     FloatVector b0 = FloatVector.fromArray(F, b, bi);
                     c0 = b0.fma(FloatVector.broadcast(F, a[a0 + kk]), c0);
@@ -413,7 +467,6 @@ public final class Attention {
                     c4 = b0.fma(FloatVector.broadcast(F, a[a4 + kk]), c4);
                     c5 = b0.fma(FloatVector.broadcast(F, a[a5 + kk]), c5);
                 }
-                int ci = m * ldc + n;
                 c0.intoArray(c, ci);
                 if (h > 1) c1.intoArray(c, ci + ldc);
                 if (h > 2) c2.intoArray(c, ci + 2 * ldc);
@@ -513,18 +566,18 @@ public final class Attention {
     }
 
     // ---------------------------------------------------------------------------------------
-    // exp2 for softmax arguments (x <= ~0). Cephes exp2f: 2^x = 2^n * 2^f with n = round(x),
-    // |f| <= 1/2, 2^f by a degree-6 polynomial (about 1 ulp); 2^n added into the exponent bits.
-    // x is clamped to [-126, 127], so exp2(-inf) = 2^-126 (callers that need exact zeros mask).
-    // Every step is an exact IEEE op, so vector, interpreted and compiled code agree bitwise.
+    // exp2 for softmax arguments x <= 127. Cephes exp2f: 2^x = 2^n * 2^f with n = round(x),
+    // |f| <= 1/2, 2^f by a degree-6 polynomial (about 1 ulp), 2^n added into the exponent bits.
+    // Below 2^-125 (and for x = -inf) the result is exactly 0. Every step is an exact IEEE op, so
+    // vector, interpreted and compiled code agree bitwise. No max/min: Java's NaN-aware
+    // FloatVector.max costs several instructions on AVX2, a compare and blend costs two.
 
     private static final float MAGIC = 12582912f; // 1.5 * 2^23: x + MAGIC rounds x to an integer
     private static final float P0 = 1.535336188319500e-4f, P1 = 1.339887440266574e-3f,
             P2 = 9.618437357674640e-3f, P3 = 5.550332471162809e-2f, P4 = 2.402264791363012e-1f,
             P5 = 6.931472028550421e-1f;
 
-    static FloatVector exp2(FloatVector x) {
-        x = x.max(-126f).min(127f);
+    public static FloatVector exp2(FloatVector x) {
         FloatVector t = x.add(MAGIC);
         FloatVector f = x.sub(t.sub(MAGIC));
         FloatVector p = f.fma(P0, P1);
@@ -535,7 +588,12 @@ public final class Attention {
         p = p.fma(f, FloatVector.broadcast(F, 1f));
         // The integer n sits in the low bits of t; shifted by 23 it is 2^n's exponent increment.
         IntVector n = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
-        return p.reinterpretAsInts().add(n).reinterpretAsFloats();
+        return p.reinterpretAsInts().add(n).reinterpretAsFloats().blend(0f, x.lt(-125f));
+    }
+
+    // Lane-wise max of two non-NaN vectors, without Java's NaN and -0.0 rules.
+    private static FloatVector max(FloatVector a, FloatVector b) {
+        return a.blend(b, a.lt(b));
     }
 
     // ---------------------------------------------------------------------------------------
@@ -578,8 +636,8 @@ public final class Attention {
 
     private static final class Scratch {
         private static final ThreadLocal<Scratch> LOCAL = ThreadLocal.withInitial(Scratch::new);
-        private final float[][] f = new float[12][];
-        private final int[][] i = new int[2][];
+        private final float[][] f = new float[16][];
+        private final int[][] i = new int[4][];
         private float[] ones;
 
         static Scratch get() {

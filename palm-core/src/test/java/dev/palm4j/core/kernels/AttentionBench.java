@@ -52,7 +52,7 @@ public final class AttentionBench {
     static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
 
     static double best(Runnable r, double flops) {
-        int reps = (int) Math.max(3, Math.min(30, 3e9 / flops));
+        int reps = (int) Math.max(8, Math.min(40, 40e9 / flops));
         long warm = System.nanoTime() + 1_000_000_000L; // let C2 compile the kernels first
         do r.run(); while (System.nanoTime() < warm);
         double best = Double.MAX_VALUE;

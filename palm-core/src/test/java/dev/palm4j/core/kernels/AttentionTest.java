@@ -108,11 +108,12 @@ class AttentionTest {
         var g = AttentionReference.backward(in.dout, in.q, in.k, in.v, s.B, s.Tq, s.Tk, s.kvCap, s.qPos0,
                 s.Hq, s.Hkv, s.D, s.scale());
         String what = s + " qScale " + qScale;
-        assertClose(f.out(), r.out(), 1e-4, 2e-5, "out " + what);
-        assertClose(f.lse(), r.lse(), 1e-5, 2e-5, "lse " + what);
-        assertClose(g.dq(), r.dq(), 1e-3, 1e-4, "dq " + what);
-        assertClose(unusedAsSentinel(s, g.dk()), r.dk(), 1e-3, 1e-4, "dk " + what);
-        assertClose(unusedAsSentinel(s, g.dv()), r.dv(), 1e-3, 1e-4, "dv " + what);
+        // Float kernel vs double reference: observed errors are about a tenth of these.
+        assertClose(f.out(), r.out(), 1e-5, 2e-6, "out " + what);
+        assertClose(f.lse(), r.lse(), 2e-6, 2e-6, "lse " + what);
+        assertClose(g.dq(), r.dq(), 1e-4, 1e-5, "dq " + what);
+        assertClose(unusedAsSentinel(s, g.dk()), r.dk(), 1e-4, 1e-5, "dk " + what);
+        assertClose(unusedAsSentinel(s, g.dv()), r.dv(), 1e-4, 1e-5, "dv " + what);
     }
 
     static final List<Shape> SHAPES = List.of(
@@ -131,7 +132,9 @@ class AttentionTest {
             new Shape(1, 1, 1, 4, 0, 3, 1, 7),        // first decode step
             new Shape(1, 20, 67, 80, 47, 3, 1, 17),   // prefill across a key-tile boundary
             new Shape(1, 6, 37, 37, 10, 2, 2, 3),     // queries before the end of the keys
-            new Shape(2, 10, 35, 36, 30, 6, 3, 8));   // queries past the last key: j < Tk clips
+            new Shape(2, 10, 35, 36, 30, 6, 3, 8),    // queries past the last key: j < Tk clips
+            new Shape(1, 70, 120, 128, 20, 4, 1, 8),  // chunked backward, keys 90.. seen by no query
+            Shape.train(4, 40, 8, 4, 8));            // B*Hkv = 16: one backward chunk, direct dk, dv
 
     @Test
     void matchesReference() {
@@ -161,8 +164,8 @@ class AttentionTest {
         float[] dq = new float[s.qLen()], dk = new float[s.kvLen()], dv = new float[s.kvLen()];
         Attention.backward(Parallel.SERIAL, dq, 0, dk, 0, dv, 0, G, 0, out, 0, lse, 0, in.q, 0, in.k, 0, in.v, 0,
                 s.B, s.Tq, s.Tk, s.kvCap, s.qPos0, s.Hq, s.Hkv, s.D, s.scale());
-        // Float forward: loss noise ~1e-6 over a step of 2e-2 gives ~1e-4 in the difference, and
-        // the O(eps^2) truncation is of the same order.
+        // Float forward: loss rounding noise (~1e-6) over a step of 2e-2 gives up to ~1e-4 in the
+        // difference, and the O(eps^2) truncation is smaller; observed errors are ~2e-5.
         Random pick = new Random(9);
         for (int n = 0; n < 25; n++) {
             int i = pick.nextInt(s.qLen()), j = pick.nextInt(s.kvLen()), l = pick.nextInt(s.kvLen());
@@ -173,7 +176,7 @@ class AttentionTest {
     }
 
     static void assertFd(float analytic, double fd, String what) {
-        assertTrue(Math.abs(analytic - fd) <= 1e-3 + 1e-2 * Math.abs(fd),
+        assertTrue(Math.abs(analytic - fd) <= 2e-4 + 2e-3 * Math.abs(fd),
                 what + ": analytic " + analytic + " vs finite difference " + fd);
     }
 
