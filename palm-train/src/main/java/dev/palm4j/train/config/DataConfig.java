@@ -30,7 +30,7 @@ public record DataConfig(String source, int vocabSize, double valFraction, long 
 
     /** The source names that are not paths. Corpora are built by the data pipeline (Corpus). */
     public static final String RANDOM = "random";
-    public static final List<String> CORPORA = List.of("kjv");
+    public static final List<String> CORPORA = dev.palm4j.train.data.Corpus.NAMES;
 
     /** What {@link #source()} names; a path's files decide between shards and text at run time. */
     public enum SourceKind { RANDOM, CORPUS, PATH }

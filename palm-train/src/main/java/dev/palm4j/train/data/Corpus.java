@@ -26,15 +26,18 @@ public final class Corpus {
     static final int KJV_BOOKS = 66;
     static final String SCRIPT = "kjv.sh";
 
+    /** The corpora palm4j can build: the King James Bible, and a small generated text for tests and tiny runs. */
+    public static final java.util.List<String> NAMES = java.util.List.of(KJV, SyntheticCorpus.NAME);
+
     /** Whether {@code name} is a corpus palm4j can build (rather than a path). */
     public static boolean isNamed(String name) {
-        return KJV.equals(name);
+        return NAMES.contains(name);
     }
 
     /** The corpus directory {@code cacheRoot/name}, built when missing. */
     public static Path resolve(String name, Path cacheRoot) {
-        if (!isNamed(name)) throw new InputException("unknown corpus '" + name + "': palm4j can build '" + KJV + "'");
-        return kjv(cacheRoot.resolve(KJV));
+        if (!isNamed(name)) throw new InputException("unknown corpus '" + name + "': palm4j can build " + NAMES);
+        return name.equals(KJV) ? kjv(cacheRoot.resolve(KJV)) : SyntheticCorpus.ensure(cacheRoot.resolve(name));
     }
 
     /** The KJV corpus in {@code dir}, running data/kjv.sh when it is not complete there. */
