@@ -47,7 +47,8 @@ record TrainData(BatchSource train, ShardLoader val, Path tokenizer) {
         ShardLoader val = null;
         if (ShardSet.exists(dir, "val")) {
             ShardSet v = ShardSet.open(dir, "val");
-            if (v.size() > T) val = new ShardLoader(v, B, T, seed); // at least one sequence of T + 1
+            // Batches of the micro-batch size, so evaluation reuses the training step's activation arena.
+            if (v.size() > T) val = new ShardLoader(v, B / cfg.train().gradAccum(), T, seed); // at least one sequence of T + 1
         }
         return new TrainData(train, val, dir.resolve(Prepare.TOKENIZER));
     }

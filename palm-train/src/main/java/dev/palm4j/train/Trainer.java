@@ -247,21 +247,8 @@ public final class Trainer implements AutoCloseable {
     /** Mean loss and cross-entropy over the first {@code eval_batches} batches of the validation split, in order. */
     public double[] evaluate() {
         var t = cfg.train();
-        int B = t.batchSize() / t.gradAccum(), T = t.seqLen();
-        long n = Math.min(data.val().sequences(), (long) t.evalBatches() * t.batchSize());
-        int[] rows = new int[B * (T + 1)], inputs = new int[B * T], targets = new int[B * T];
-        double loss = 0, ce = 0;
-        long tokens = 0;
-        for (long s = 0; s < n; s += B) {
-            int b = (int) Math.min(B, n - s);
-            for (int r = 0; r < b; r++) data.val().readSequence(s + r, rows, r * (T + 1));
-            split(rows, b, T, inputs, targets);
-            PalmModel.Loss l = model.forward(inputs, targets, b, T);
-            loss += l.loss() * l.tokens();
-            ce += l.ce() * l.tokens();
-            tokens += l.tokens();
-        }
-        return new double[] {loss / tokens, ce / tokens};
+        Evaluation.Result r = Evaluation.ofShards(model, data.val(), (long) t.evalBatches() * t.batchSize());
+        return new double[] {r.loss(), r.ce()};
     }
 
     private void sample(long k) {
