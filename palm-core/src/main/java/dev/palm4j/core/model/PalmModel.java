@@ -95,6 +95,11 @@ public final class PalmModel {
         return Activations.floats(layout, B, T);
     }
 
+    /** Floats of activations a (B, T) batch of a single-device model of {@code config} needs. */
+    public static long activationFloats(PalmConfig config, int B, int T) {
+        return Activations.floats(new ParamLayout(config), B, T);
+    }
+
     /**
      * Forward only: the loss over {@code targets} (negative targets are ignored), or just the
      * logits when {@code targets} is null. {@code inputs} and {@code targets} are (B, T).
