@@ -577,7 +577,7 @@ public final class Attention {
             P2 = 9.618437357674640e-3f, P3 = 5.550332471162809e-2f, P4 = 2.402264791363012e-1f,
             P5 = 6.931472028550421e-1f;
 
-    public static FloatVector exp2(FloatVector x) {
+    static FloatVector exp2(FloatVector x) {
         FloatVector t = x.add(MAGIC);
         FloatVector f = x.sub(t.sub(MAGIC));
         FloatVector p = f.fma(P0, P1);

@@ -224,6 +224,27 @@ class AttentionTest {
     }
 
     @Test
+    void exp2IsAccurateAndZeroBelowRange() {
+        int n = Simd.LANES;
+        float[] x = new float[n], y = new float[n];
+        double worst = 0;
+        for (int i = 0; i < 200_000; i++) {
+            float xi = -125f + 126f * i / 200_000f; // [-125, 1)
+            x[i % n] = xi;
+            if (i % n == n - 1) {
+                Attention.exp2(jdk.incubator.vector.FloatVector.fromArray(Simd.F, x, 0)).intoArray(y, 0);
+                for (int j = 0; j < n; j++) worst = Math.max(worst, Math.abs(y[j] / Math.pow(2, x[j]) - 1));
+            }
+        }
+        assertTrue(worst < 3e-7, "exp2 relative error " + worst); // a few float ulps
+        x[0] = Float.NEGATIVE_INFINITY;
+        x[1 % n] = -130f;
+        Attention.exp2(jdk.incubator.vector.FloatVector.fromArray(Simd.F, x, 0)).intoArray(y, 0);
+        assertEquals(0f, y[0]);
+        assertEquals(0f, y[1 % n]);
+    }
+
+    @Test
     void rejectsBadShapes() {
         float[] x = new float[64];
         assertThrows(IllegalArgumentException.class, () -> Attention.forward(Parallel.SERIAL,
