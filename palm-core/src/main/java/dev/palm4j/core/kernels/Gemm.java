@@ -27,8 +27,13 @@ public final class Gemm {
     /** Micro-tile: MR rows of C by NR = 2 vectors of columns, 12 accumulators. */
     static final int MR = 6;
     static final int NR = 2 * L;
-    /** Cache blocks: an MC x KC block of A stays in L2, a KC x NR sliver of B in L1. */
-    static final int KC = 256;
+    /**
+     * Cache blocks: a KC x NR sliver of B (32 KB) stays in L1 while an MC x KC block of A streams
+     * from L2. A deep KC means fewer passes over C and fewer packing rounds (each a thread
+     * barrier): on 2 AVX2 cores KC 512 gave 150-160 GFLOP/s at n = 1024-2048 against 115-125
+     * with 256 (docs/benchmarks.md).
+     */
+    static final int KC = Math.max(128, 8192 / NR);
     static final int MC = 96;
     static final int NC = 3072;
 
