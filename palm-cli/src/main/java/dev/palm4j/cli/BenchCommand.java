@@ -18,5 +18,5 @@ import picocli.CommandLine.Command;
                 + " the cores are free.",
         },
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {BenchPeakCommand.class, BenchKernelsCommand.class})
+        subcommands = {BenchPeakCommand.class, BenchKernelsCommand.class, BenchTrainCommand.class})
 public final class BenchCommand {}

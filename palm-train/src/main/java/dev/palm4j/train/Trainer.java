@@ -77,6 +77,8 @@ public final class Trainer implements AutoCloseable {
     private final double peakGflops;
     private final MetricsLog metrics;
     private long step, dataPosition;
+    private int badSteps;
+    private int[] rows, inputs, targets; // one micro-batch, reused every step
     private double bestVal = Double.POSITIVE_INFINITY, lastVal = Double.NaN;
 
     public Trainer(RunConfig cfg, Options opt, TrainListener listener) {
@@ -179,54 +181,18 @@ public final class Trainer implements AutoCloseable {
         var t = cfg.train();
         long total = t.steps();
         listener.onStart(plan());
-        int B = t.batchSize(), T = t.seqLen(), accum = t.gradAccum(), micro = B / accum;
-        int[] rows = new int[micro * (T + 1)], inputs = new int[micro * T], targets = new int[micro * T];
-        float gradScale = 1f / ((float) B * T);
         StepMetrics last = null;
-        int bad = 0;
         while (step < total) {
-            long t0 = System.nanoTime();
-            long k = step + 1;
-            model.zeroGrads();
-            double loss = 0, ce = 0;
-            for (int m = 0; m < accum; m++) {
-                data.train().fill(dataPosition, m, accum, rows);
-                split(rows, micro, T, inputs, targets);
-                PalmModel.Loss l = model.forwardBackward(inputs, targets, micro, T, gradScale);
-                loss += l.loss() / accum;
-                ce += l.ce() / accum;
-            }
-            dataPosition++;
-            float[] g = model.grads();
-            double norm = cfg.optimizer().gradClip() > 0
-                    ? GradClip.clipGlobalNorm(par, g, 0, g.length, cfg.optimizer().gradClip())
-                    : GradClip.globalNorm(par, g, 0, g.length);
-            double lr = schedule.lr(k);
-            boolean skipped = !Double.isFinite(loss) || !Double.isFinite(norm);
-            if (skipped) {
-                bad++;
-                metrics.write(event("skipped_step", fields("step", k, "loss", finiteOrNull(loss), "grad_norm", finiteOrNull(norm))));
-                listener.onMessage("step " + k + ": loss " + loss + ", gradient norm " + norm + ": skipped (no update)");
-                if (bad >= MAX_BAD_STEPS)
-                    throw new InputException("training diverged: " + bad + " steps in a row had a non-finite loss or gradient (last at step "
-                            + k + ")", "lower schedule.lr, keep optimizer.grad_clip on, or resume from an earlier checkpoint");
-            } else {
-                bad = 0;
-                optimizer.step(model.params(), g, k, lr);
-            }
-            step = k;
-            double sec = (System.nanoTime() - t0) / 1e9;
-            double tps = (double) B * T / sec;
-            double mfu = cfg.model().flopsPerToken(T) * tps / (peakGflops * 1e9);
-            last = new StepMetrics(k, total, loss, ce, lr, norm, tps, mfu, sec, skipped);
+            last = trainStep();
+            long k = last.step();
             Map<String, Object> line = new LinkedHashMap<>();
             line.put("step", k);
-            line.put("loss", finiteOrNull(loss));
-            line.put("ce", finiteOrNull(ce));
-            line.put("lr", lr);
-            line.put("grad_norm", finiteOrNull(norm));
-            line.put("tokens_per_s", tps);
-            line.put("mfu", mfu);
+            line.put("loss", finiteOrNull(last.loss()));
+            line.put("ce", finiteOrNull(last.ce()));
+            line.put("lr", last.lr());
+            line.put("grad_norm", finiteOrNull(last.gradNorm()));
+            line.put("tokens_per_s", last.tokensPerSecond());
+            line.put("mfu", last.mfu());
             boolean evalNow = data.val() != null && t.evalInterval() > 0 && (k % t.evalInterval() == 0 || k == total);
             if (evalNow) {
                 double[] v = evaluate();
@@ -242,6 +208,56 @@ public final class Trainer implements AutoCloseable {
             if ((t.checkpointInterval() > 0 && k % t.checkpointInterval() == 0) || k == total) checkpoint(evalNow);
         }
         return last;
+    }
+
+    /**
+     * One optimizer step and nothing else (no evaluation, metrics line or checkpoint): the batch
+     * at the current data position in {@code grad_accum} micro-batches, clipping, the update.
+     * {@code palm bench train} times exactly this.
+     */
+    public StepMetrics trainStep() {
+        var t = cfg.train();
+        int B = t.batchSize(), T = t.seqLen(), accum = t.gradAccum(), micro = B / accum;
+        if (rows == null) {
+            rows = new int[micro * (T + 1)];
+            inputs = new int[micro * T];
+            targets = new int[micro * T];
+        }
+        long t0 = System.nanoTime();
+        long k = step + 1;
+        model.zeroGrads();
+        double loss = 0, ce = 0;
+        float gradScale = 1f / ((float) B * T);
+        for (int m = 0; m < accum; m++) {
+            data.train().fill(dataPosition, m, accum, rows);
+            split(rows, micro, T, inputs, targets);
+            PalmModel.Loss l = model.forwardBackward(inputs, targets, micro, T, gradScale);
+            loss += l.loss() / accum;
+            ce += l.ce() / accum;
+        }
+        dataPosition++;
+        float[] g = model.grads();
+        double norm = cfg.optimizer().gradClip() > 0
+                ? GradClip.clipGlobalNorm(par, g, 0, g.length, cfg.optimizer().gradClip())
+                : GradClip.globalNorm(par, g, 0, g.length);
+        double lr = schedule.lr(k);
+        boolean skipped = !Double.isFinite(loss) || !Double.isFinite(norm);
+        if (skipped) {
+            badSteps++;
+            metrics.write(event("skipped_step", fields("step", k, "loss", finiteOrNull(loss), "grad_norm", finiteOrNull(norm))));
+            listener.onMessage("step " + k + ": loss " + loss + ", gradient norm " + norm + ": skipped (no update)");
+            if (badSteps >= MAX_BAD_STEPS)
+                throw new InputException("training diverged: " + badSteps + " steps in a row had a non-finite loss or gradient (last at step "
+                        + k + ")", "lower schedule.lr, keep optimizer.grad_clip on, or resume from an earlier checkpoint");
+        } else {
+            badSteps = 0;
+            optimizer.step(model.params(), g, k, lr);
+        }
+        step = k;
+        double sec = (System.nanoTime() - t0) / 1e9;
+        double tps = (double) B * T / sec;
+        double mfu = cfg.model().flopsPerToken(T) * tps / (peakGflops * 1e9);
+        return new StepMetrics(k, t.steps(), loss, ce, lr, norm, tps, mfu, sec, skipped);
     }
 
     /** Mean loss and cross-entropy over the first {@code eval_batches} batches of the validation split, in order. */
