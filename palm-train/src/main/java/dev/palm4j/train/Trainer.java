@@ -99,7 +99,7 @@ public final class Trainer implements AutoCloseable {
         long keepUpTo = 0;
         if (opt.resume()) keepUpTo = restore();
         else if (opt.initFrom() != null) initFrom(opt.initFrom());
-        this.peakGflops = opt.peakGflops() > 0 ? opt.peakGflops() : FmaPeak.measure(threads, 3, 1.0).gflops();
+        this.peakGflops = opt.peakGflops() > 0 ? opt.peakGflops() : FmaPeak.measure(threads, 5, 2.0).gflops();
         RunDirectory.writeConfig(opt.runDir(), cfg);
         RunDirectory.writeRunInfo(opt.runDir(), opt.version(), threads, peakGflops, cfg);
         this.metrics = MetricsLog.open(opt.runDir(), keepUpTo);
