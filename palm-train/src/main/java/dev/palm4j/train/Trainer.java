@@ -88,6 +88,7 @@ public final class Trainer implements AutoCloseable {
         if (cfg.parallel().data() * cfg.parallel().model() > 1)
             throw new InputException("parallel.data = " + cfg.parallel().data() + ", parallel.model = " + cfg.parallel().model()
                     + ": multi-device training is not part of this build", "set parallel.data and parallel.model to 1");
+        requireHeap(cfg);
         int threads = cfg.train().threads();
         this.par = Parallel.of(threads);
         RunDirectory.prepare(opt.runDir(), opt.resume());
@@ -104,6 +105,24 @@ public final class Trainer implements AutoCloseable {
         RunDirectory.writeRunInfo(opt.runDir(), opt.version(), threads, peakGflops, cfg);
         this.metrics = MetricsLog.open(opt.runDir(), keepUpTo);
         if (opt.resume()) metrics.write(event("resume", fields("data_position", dataPosition)));
+    }
+
+    /**
+     * Fails before anything is allocated when parameters, gradients, optimizer state and one
+     * micro-batch of activations cannot fit the heap: better at start than mid-run.
+     */
+    static void requireHeap(RunConfig cfg) {
+        var t = cfg.train();
+        long params = new dev.palm4j.core.model.ParamLayout(cfg.model()).size();
+        long acts = PalmModel.activationFloats(cfg.model(), t.batchSize() / t.gradAccum(), t.seqLen());
+        long need = 4 * (4 * params + acts); // weights, gradients, two optimizer states; activations
+        long heap = Runtime.getRuntime().maxMemory();
+        if (need > 0.9 * heap)
+            throw new InputException(String.format(java.util.Locale.ROOT,
+                    "this run needs about %.2f GB (weights, gradients, optimizer state, activations) but the heap is %.2f GB",
+                    need / 1e9, heap / 1e9), String.format(java.util.Locale.ROOT,
+                    "raise it with PALM_JAVA_OPTS=-Xmx%dg, or lower train.batch_size (or raise train.grad_accum) or the model size",
+                    (long) Math.ceil(need / 0.8 / 1e9)));
     }
 
     private static Optimizer optimizer(OptimizerConfig o, PalmModel m, Parallel par) {

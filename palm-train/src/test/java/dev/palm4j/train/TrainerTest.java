@@ -137,4 +137,13 @@ class TrainerTest {
             assertArrayEquals(trained, t.model().params());
         }
     }
+
+    @Test
+    void aRunThatCannotFitTheHeapFailsAtStartNamingTheFix(@TempDir Path dir) {
+        // 2^31 / 4 floats of activations alone are far beyond any test heap.
+        RunConfig huge = config(2, "train.batch_size=4096", "train.grad_accum=1", "model.d_model=512", "model.n_heads=8");
+        InputException e = assertThrows(InputException.class, () -> Trainer.requireHeap(huge));
+        assertTrue(e.getMessage().contains("-Xmx"), e.getMessage());
+        Trainer.requireHeap(config(2)); // a small run fits
+    }
 }
