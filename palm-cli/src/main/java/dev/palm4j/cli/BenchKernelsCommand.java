@@ -46,9 +46,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        int cpus = Runtime.getRuntime().availableProcessors();
-        int[] ts = threads != null ? threads : (cpus > 1 ? new int[] {1, cpus} : new int[] {1});
-        BenchOptions.positive(ts, "--threads");
+        int[] ts = BenchOptions.threads(threads);
         BenchOptions.positive(sizes, "--sizes");
         BenchOptions.positive(seqLens, "--seq-lens");
         BenchOptions.positive(new int[] {samples}, "--samples");

@@ -10,6 +10,16 @@ import java.util.Map;
 final class BenchOptions {
     private BenchOptions() {}
 
+    /** The given thread counts (checked), or 1 and the number of CPUs. */
+    static int[] threads(int[] given) {
+        if (given != null) {
+            positive(given, "--threads");
+            return given;
+        }
+        int cpus = Runtime.getRuntime().availableProcessors();
+        return cpus > 1 ? new int[] {1, cpus} : new int[] {1};
+    }
+
     static void positive(int[] values, String option) {
         for (int v : values)
             if (v < 1) throw new InputException(option + " " + v + " is not a positive count", "pass 1 or more");

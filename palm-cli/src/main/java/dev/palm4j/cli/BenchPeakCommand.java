@@ -38,12 +38,10 @@ final class BenchPeakCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        int cpus = Runtime.getRuntime().availableProcessors();
-        int[] ts = threads != null ? threads : (cpus > 1 ? new int[] {1, cpus} : new int[] {1});
-        BenchOptions.positive(ts, "--threads");
+        int[] ts = BenchOptions.threads(threads);
         BenchOptions.positive(new int[] {repeats}, "--repeats");
         var out = spec.commandLine().getOut();
-        out.printf("FP32 FMA peak, %d-bit vectors, JDK %s, %d CPUs%n", Simd.bits(), Runtime.version(), cpus);
+        out.printf("FP32 FMA peak, %d-bit vectors, JDK %s, %d CPUs%n", Simd.bits(), Runtime.version(), Runtime.getRuntime().availableProcessors());
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("vector_bits", Simd.bits());
         for (int t : ts) {

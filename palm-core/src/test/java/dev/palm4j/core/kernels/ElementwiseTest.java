@@ -6,25 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class ElementwiseTest {
     static final int[] SIZES = {0, 1, 3, 7, 9, 13, 17, 33, 37, 100, 101, 512, 40_009};
-    static Parallel p2, p3;
-
-    @BeforeAll
-    static void pools() {
-        p2 = Parallel.of(2);
-        p3 = Parallel.of(3);
-    }
-
-    @AfterAll
-    static void close() {
-        p2.close();
-        p3.close();
-    }
+    // Shared pools: their daemon threads live as long as the test JVM.
+    static final Parallel p2 = TestArrays.TWO, p3 = TestArrays.THREE;
 
     /**
      * Every op at an offset against its plain loop, bitwise: these ops round exactly like the

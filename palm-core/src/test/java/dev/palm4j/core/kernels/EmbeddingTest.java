@@ -11,24 +11,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class EmbeddingTest {
-    static Parallel p2, p3;
-
-    @BeforeAll
-    static void pools() {
-        p2 = Parallel.of(2);
-        p3 = Parallel.of(3);
-    }
-
-    @AfterAll
-    static void close() {
-        p2.close();
-        p3.close();
-    }
+    // Shared pools: their daemon threads live as long as the test JVM.
+    static final Parallel p2 = TestArrays.TWO, p3 = TestArrays.THREE;
 
     static int[] tokens(Random rng, int N, int V) {
         int[] t = new int[N];

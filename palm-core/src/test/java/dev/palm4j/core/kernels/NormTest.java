@@ -7,27 +7,14 @@ import static dev.palm4j.core.kernels.TestArrays.randn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class NormTest {
     static final float EPS = Norm.DEFAULT_EPS;
     static final int[] NS = {1, 7, 13, 37};
     static final int[] CS = {1, 3, 9, 17, 33, 100, 512};
-    static Parallel p2, p3;
-
-    @BeforeAll
-    static void pools() {
-        p2 = Parallel.of(2);
-        p3 = Parallel.of(3);
-    }
-
-    @AfterAll
-    static void close() {
-        p2.close();
-        p3.close();
-    }
+    // Shared pools: their daemon threads live as long as the test JVM.
+    static final Parallel p2 = TestArrays.TWO, p3 = TestArrays.THREE;
 
     /** Runs the forward of either norm on contiguous buffers; mean is unused for RMSNorm. */
     static void fwd(Parallel par, boolean centred, float[] out, float[] mean, float[] rstd, float[] x, float[] w, int N, int C) {

@@ -11,24 +11,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class RopeTest {
-    static Parallel p2, p3;
-
-    @BeforeAll
-    static void pools() {
-        p2 = Parallel.of(2);
-        p3 = Parallel.of(3);
-    }
-
-    @AfterAll
-    static void close() {
-        p2.close();
-        p3.close();
-    }
+    // Shared pools: their daemon threads live as long as the test JVM.
+    static final Parallel p2 = TestArrays.TWO, p3 = TestArrays.THREE;
 
     /** Contiguous (B,T,H,D) x placed in rows of {@code stride} floats from {@code off}; padding is NaN. */
     static float[] strided(float[] x, int rows, int width, int stride, int off) {

@@ -10,26 +10,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class SwiGluTest {
     static final int[] NS = {1, 7, 13};
     static final int[] FS = {1, 3, 9, 17, 33, 100, 512};
-    static Parallel p2, p3;
-
-    @BeforeAll
-    static void pools() {
-        p2 = Parallel.of(2);
-        p3 = Parallel.of(3);
-    }
-
-    @AfterAll
-    static void close() {
-        p2.close();
-        p3.close();
-    }
+    // Shared pools: their daemon threads live as long as the test JVM.
+    static final Parallel p2 = TestArrays.TWO, p3 = TestArrays.THREE;
 
     /** (N,F) rows of a packed into a fused (N,2F) buffer at offset off: a in the first half, b in the second. */
     static float[] fuse(float[] a, float[] b, int N, int F, int off) {

@@ -9,6 +9,9 @@ import java.util.function.DoubleSupplier;
 public final class TestArrays {
     private TestArrays() {}
 
+    /** Pools shared by the kernel tests (widths 2 and 3), never closed: daemon threads. */
+    public static final Parallel TWO = Parallel.of(2), THREE = Parallel.of(3);
+
     /** {@code n} standard-normal floats times {@code scale}. */
     public static float[] randn(Random rng, int n, double scale) {
         float[] x = new float[n];
