@@ -52,7 +52,7 @@ import picocli.CommandLine.Spec;
             "  PALM_JAVA_OPTS=-Dpalm4j.vector.bits=256 palm --version",
             "                                      run the kernels with 256-bit vectors",
         },
-        subcommands = {TrainCommand.class, GenerateCommand.class, EvalCommand.class, InfoCommand.class, TokenizerCommand.class, PrepareCommand.class, BenchCommand.class})
+        subcommands = {TrainCommand.class, GenerateCommand.class, EvalCommand.class, InfoCommand.class, TokenizerCommand.class, PrepareCommand.class, BenchCommand.class, PlotCommand.class})
 public final class Main implements Runnable {
     // scope = INHERIT copies these options onto every subcommand; picocli then writes the value
     // into this object whichever command the user typed them after.
