@@ -18,5 +18,5 @@ import picocli.CommandLine.Command;
                 + " the cores are free.",
         },
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {BenchPeakCommand.class, BenchKernelsCommand.class, BenchTrainCommand.class})
+        subcommands = {BenchPeakCommand.class, BenchKernelsCommand.class, BenchTrainCommand.class, BenchGenerateCommand.class})
 public final class BenchCommand {}
