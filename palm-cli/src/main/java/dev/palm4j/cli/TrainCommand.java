@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -68,14 +70,41 @@ final class TrainCommand implements Callable<Integer> {
         Progress progress = Progress.stderr("train", cfg.train().steps()).plainInterval(Duration.ofDays(1));
         try (progress; Trainer trainer = new Trainer(cfg,
                 new Trainer.Options(dir, resume, initFrom, peakGflops, VersionProvider.palmVersion()), new Console(progress, cfg))) {
-            Trainer.StepMetrics last = trainer.run();
+            Trainer.StepMetrics last = runStoppable(trainer);
             progress.close();
-            if (last != null)
+            if (last == null) System.err.println("palm: nothing to do: the run is already at step " + trainer.step());
+            else if (last.step() >= cfg.train().steps()) // else it was stopped, and said so
                 System.err.printf(Locale.ROOT, "palm: done: step %d, loss %.4f; checkpoints in %s%n", last.step(), last.loss(),
                         dir.resolve("checkpoints"));
-            else System.err.println("palm: nothing to do: the run is already at step " + trainer.step());
         }
         return 0;
+    }
+
+    /**
+     * Runs the trainer; Ctrl-C or SIGTERM asks it to finish the current step and write a
+     * checkpoint, and the JVM exits once that is on disk (a second signal cannot cut it short).
+     */
+    static Trainer.StepMetrics runStoppable(Trainer trainer) {
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            trainer.requestStop();
+            try {
+                finished.await(10, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "palm-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            return trainer.run();
+        } finally {
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it returns now that the checkpoint is written
+            }
+        }
     }
 
     static Path defaultRunDir(Path config) {

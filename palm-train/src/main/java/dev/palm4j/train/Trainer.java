@@ -78,6 +78,7 @@ public final class Trainer implements AutoCloseable {
     private final MetricsLog metrics;
     private long step, dataPosition;
     private int badSteps;
+    private volatile boolean stopRequested;
     private int[] rows, inputs, targets; // one micro-batch, reused every step
     private double bestVal = Double.POSITIVE_INFINITY, lastVal = Double.NaN;
 
@@ -224,9 +225,24 @@ public final class Trainer implements AutoCloseable {
             metrics.write(line);
             listener.onStep(last);
             if (tokenizer != null && t.sampleInterval() > 0 && (k % t.sampleInterval() == 0 || k == total)) sample(k);
-            if ((t.checkpointInterval() > 0 && k % t.checkpointInterval() == 0) || k == total) checkpoint(evalNow);
+            boolean saved = (t.checkpointInterval() > 0 && k % t.checkpointInterval() == 0) || k == total;
+            if (saved) checkpoint(evalNow);
+            if (stopRequested && k < total) {
+                if (!saved) checkpoint(evalNow);
+                metrics.write(event("stop", fields("reason", "requested")));
+                listener.onMessage("stopped at step " + k + " with a checkpoint: --resume continues from here");
+                break;
+            }
         }
         return last;
+    }
+
+    /**
+     * Asks {@link #run} to stop after the step in progress, writing a checkpoint first (Ctrl-C
+     * or SIGTERM in the CLI). Safe to call from any thread; a resumed run continues bitwise.
+     */
+    public void requestStop() {
+        stopRequested = true;
     }
 
     /**

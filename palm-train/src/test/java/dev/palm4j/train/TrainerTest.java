@@ -146,4 +146,27 @@ class TrainerTest {
         assertTrue(e.getMessage().contains("-Xmx"), e.getMessage());
         Trainer.requireHeap(config(2)); // a small run fits
     }
+
+    @Test
+    void aRequestedStopCheckpointsAndResumesBitwise(@TempDir Path dir) throws Exception {
+        Path whole = dir.resolve("whole"), stopped = dir.resolve("stopped");
+        float[] expected;
+        try (Trainer t = new Trainer(config(9), fresh(whole), null)) {
+            t.run();
+            expected = t.model().params().clone();
+        }
+        Trainer[] self = new Trainer[1];
+        try (Trainer t = new Trainer(config(9), fresh(stopped), new TrainListener() {
+            @Override public void onStep(Trainer.StepMetrics m) { if (m.step() == 5) self[0].requestStop(); }
+        })) {
+            self[0] = t;
+            assertEquals(5, t.run().step());
+        }
+        assertTrue(Files.exists(stopped.resolve("checkpoints/step-00000005")), "a checkpoint at the stop");
+        assertTrue(metrics(stopped).stream().anyMatch(x -> "stop".equals(x.get("event"))));
+        try (Trainer t = new Trainer(config(9), new Trainer.Options(stopped, true, null, 100, "test"), null)) {
+            t.run();
+            assertArrayEquals(expected, t.model().params());
+        }
+    }
 }
