@@ -224,7 +224,8 @@ public final class Trainer implements AutoCloseable {
             }
             metrics.write(line);
             listener.onStep(last);
-            if (tokenizer != null && t.sampleInterval() > 0 && (k % t.sampleInterval() == 0 || k == total)) sample(k);
+            // A sample at its interval and with every evaluation, so each validation loss comes with text.
+            if (tokenizer != null && t.sampleInterval() > 0 && (k % t.sampleInterval() == 0 || evalNow || k == total)) sample(k);
             boolean saved = (t.checkpointInterval() > 0 && k % t.checkpointInterval() == 0) || k == total;
             if (saved) checkpoint(evalNow);
             if (stopRequested && k < total) {

@@ -19,7 +19,8 @@ import java.util.List;
  * @param seed               seeds initialisation and the batch order
  * @param threads            CPU threads for the whole run; the default is every available CPU
  * @param logInterval        steps between console lines (metrics.jsonl gets every step)
- * @param sampleInterval     steps between printed samples from {@code samplePrompt}; 0 = never
+ * @param sampleInterval     steps between printed samples from {@code samplePrompt} (also printed with
+ *                           every evaluation); 0 = never
  * @param samplePrompt       text the samples continue; empty = the start of a new document
  * @param sampleTokens       tokens generated per sample
  */
