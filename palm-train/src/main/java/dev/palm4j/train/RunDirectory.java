@@ -29,13 +29,18 @@ final class RunDirectory {
 
     static final String CONFIG = "config.yaml", RUN_INFO = "run.json";
 
-    static void prepare(Path dir, boolean resume) {
+    /**
+     * Makes {@code dir} ready and says whether to restore from it: a new run needs a new or empty
+     * directory; {@code --resume} needs a run directory, and restores from its checkpoints, or
+     * starts it again from step 0 when it was stopped before its first checkpoint.
+     */
+    static boolean prepare(Path dir, boolean resume) {
         try {
             if (resume) {
-                if (!Files.isDirectory(dir.resolve(Checkpoints.DIR)))
-                    throw new InputException("--resume: " + dir + " holds no checkpoints",
-                            "start the run without --resume, or point --run-dir at the run to continue");
-                return;
+                if (!Checkpoints.list(dir).isEmpty()) return true;
+                if (Files.exists(dir.resolve(CONFIG)) || Files.exists(dir.resolve(RUN_INFO))) return false;
+                throw new InputException("--resume: " + dir + " is not a palm4j run directory (no checkpoints, no "
+                        + CONFIG + ")", "start the run without --resume, or point --run-dir at the run to continue");
             }
             if (Files.isDirectory(dir)) {
                 try (Stream<Path> s = Files.list(dir)) {
@@ -47,6 +52,7 @@ final class RunDirectory {
                 throw new InputException("run directory " + dir + " is a file", "choose another --run-dir");
             }
             Files.createDirectories(dir);
+            return false;
         } catch (IOException e) {
             throw new InputException("cannot create run directory " + dir + ": " + e.getMessage(), "check the path and permissions", e);
         }

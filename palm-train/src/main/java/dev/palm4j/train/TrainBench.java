@@ -8,7 +8,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -50,8 +49,8 @@ public final class TrainBench {
     }
 
     private static void deleteQuietly(Path dir) {
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        try {
+            FileTree.delete(dir);
         } catch (IOException e) {
             // a leftover temp directory is harmless
         }

@@ -92,20 +92,21 @@ public final class Trainer implements AutoCloseable {
         requireHeap(cfg);
         int threads = cfg.train().threads();
         this.par = Parallel.of(threads);
-        RunDirectory.prepare(opt.runDir(), opt.resume());
+        boolean restoring = RunDirectory.prepare(opt.runDir(), opt.resume());
         this.data = TrainData.open(cfg, par, this.listener::onMessage);
         this.tokenizer = data.tokenizer() == null ? null : Tokenizer.load(data.tokenizer());
         this.model = new PalmModel(cfg.model(), par, cfg.train().seed());
         this.optimizer = optimizer(cfg.optimizer(), model, par);
         this.schedule = schedule(cfg.schedule());
         long keepUpTo = 0;
-        if (opt.resume()) keepUpTo = restore();
+        if (restoring) keepUpTo = restore();
+        else if (opt.resume()) this.listener.onMessage("no checkpoint in " + opt.runDir() + " yet: starting it again from step 0");
         else if (opt.initFrom() != null) initFrom(opt.initFrom());
         this.peakGflops = opt.peakGflops() > 0 ? opt.peakGflops() : FmaPeak.measure(threads, 5, 2.0).gflops();
         RunDirectory.writeConfig(opt.runDir(), cfg);
         RunDirectory.writeRunInfo(opt.runDir(), opt.version(), threads, peakGflops, cfg);
         this.metrics = MetricsLog.open(opt.runDir(), keepUpTo);
-        if (opt.resume()) metrics.write(event("resume", fields("data_position", dataPosition)));
+        if (restoring) metrics.write(event("resume", fields("data_position", dataPosition)));
     }
 
     /**

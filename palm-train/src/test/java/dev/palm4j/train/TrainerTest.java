@@ -121,7 +121,7 @@ class TrainerTest {
         assertEquals("keep me", Files.readString(run.resolve("precious.txt")));
         InputException r = assertThrows(InputException.class,
                 () -> new Trainer(config(2), new Trainer.Options(dir.resolve("none"), true, null, 100, "t"), null));
-        assertTrue(r.getMessage().contains("no checkpoints"), r.getMessage());
+        assertTrue(r.getMessage().contains("not a palm4j run directory"), r.getMessage());
     }
 
     @Test

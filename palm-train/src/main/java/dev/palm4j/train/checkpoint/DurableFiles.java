@@ -92,19 +92,7 @@ final class DurableFiles {
 
     /** Deletes a file or a directory tree; a missing one is fine. */
     static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
-        Files.walkFileTree(p, new SimpleFileVisitor<>() {
-            @Override public FileVisitResult visitFile(Path f, BasicFileAttributes a) throws IOException {
-                Files.deleteIfExists(f);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-                if (e != null && !(e instanceof NoSuchFileException)) throw e;
-                Files.deleteIfExists(d);
-                return FileVisitResult.CONTINUE;
-            }
-        });
+        dev.palm4j.train.FileTree.delete(p);
     }
 
     /** A channel that sums and counts what passes through it. */

@@ -42,6 +42,15 @@ public final class DataCache {
         TextSource text = TextSource.of(Corpus.isNamed(spec.source()) ? Corpus.resolve(spec.source(), cacheRoot).toString() : spec.source());
         Path out = cacheRoot.resolve("prepared").resolve(slug(spec.source()) + "-" + spec.vocabSize() + "-" + key(spec, text));
         if (Files.exists(out.resolve(Prepare.MANIFEST))) return out;
+        // No manifest: an earlier preparation was interrupted. The entry is palm4j's own cache,
+        // so it is removed and made again rather than blocking every later run.
+        if (Files.exists(out)) {
+            try {
+                dev.palm4j.train.FileTree.delete(out);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot clear the interrupted cache entry " + out + ": " + e.getMessage(), e);
+            }
+        }
         log.accept("training a " + spec.vocabSize() + "-token tokenizer on " + spec.source() + " (" + text.files().size()
                 + " files, " + text.totalBytes() + " bytes)");
         Tokenizer tok = Tokenizer.train(text.readAll(), new Tokenizer.TrainOptions(spec.vocabSize(), spec.specials(), 2), par);

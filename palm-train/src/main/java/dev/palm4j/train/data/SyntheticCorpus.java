@@ -38,7 +38,7 @@ public final class SyntheticCorpus {
             SplittableRandom r = new SplittableRandom(20221005);
             for (int d = 0; d < DOCUMENTS; d++)
                 Files.writeString(tmp.resolve(String.format("%02d-part.txt", d + 1)), document(r, d), StandardCharsets.UTF_8);
-            if (Files.exists(dir)) deleteTree(dir);
+            dev.palm4j.train.FileTree.delete(dir);
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             return dir;
         } catch (IOException e) {
@@ -63,11 +63,5 @@ public final class SyntheticCorpus {
             sb.append(s % 7 == 6 ? ".\n" : ". ");
         }
         return sb.append('\n').toString();
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-        }
     }
 }
