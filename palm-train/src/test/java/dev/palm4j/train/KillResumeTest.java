@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * inside a write; half of them are made to.
  */
 class KillResumeTest {
-    static final int STEPS = 40, KILLS = 10;
+    static final int STEPS = 100, KILLS = 10; // enough steps that the tenth kill still finds the run going
 
     @Test
     void killedAndResumedRunsEndWithTheWeightsOfAnUninterruptedOne(@TempDir Path dir) throws Exception {
