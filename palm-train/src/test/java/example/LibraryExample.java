@@ -67,7 +67,7 @@ public final class LibraryExample {
         ByteArrayOutputStream text = new ByteArrayOutputStream();
         try (Parallel par = Parallel.of(Runtime.getRuntime().availableProcessors())) {
             PalmModel model = new PalmModel(saved.checkpoint().config(), par, ModelGroup.SINGLE);
-            System.arraycopy(saved.checkpoint().params(), 0, model.params(), 0, model.params().length);
+            model.loadWeights(saved.checkpoint().params());
             Sampler sampler = new Sampler(0.6, 10, 0.95, 7); // temperature, top-k, top-p, seed
             Generator.Result r = new Generator(model, tokenizer).generate("The king", 24, sampler,
                     List.of("\n\n"), // stop strings (it also stops at <eod>, after 24 tokens, or at the context's end)

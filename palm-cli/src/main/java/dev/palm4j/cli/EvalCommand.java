@@ -63,7 +63,7 @@ final class EvalCommand implements Callable<Integer> {
         Evaluation.Result r;
         try (Parallel par = Parallel.of(Runtime.getRuntime().availableProcessors())) {
             PalmModel model = new PalmModel(cfg, par, ModelGroup.SINGLE);
-            System.arraycopy(l.checkpoint().params(), 0, model.params(), 0, model.params().length);
+            model.loadWeights(l.checkpoint().params());
             int T = cfg.maxSeqLen();
             if (source.data != null) {
                 String split = ShardSet.exists(source.data, "val") ? "val" : "train";

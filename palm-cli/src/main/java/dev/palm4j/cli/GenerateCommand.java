@@ -72,7 +72,7 @@ final class GenerateCommand implements Callable<Integer> {
         OutputStream out = System.out;
         try (Parallel par = Parallel.of(Runtime.getRuntime().availableProcessors())) {
             PalmModel model = new PalmModel(l.checkpoint().config(), par, ModelGroup.SINGLE);
-            System.arraycopy(l.checkpoint().params(), 0, model.params(), 0, model.params().length);
+            model.loadWeights(l.checkpoint().params());
             Generator.Result r = new Generator(model, tok).generate(text, maxTokens, sampler, stopStrings, (token, bytes) -> {
                 try {
                     out.write(bytes);

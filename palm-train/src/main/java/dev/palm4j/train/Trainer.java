@@ -155,7 +155,7 @@ public final class Trainer implements AutoCloseable {
         Checkpoint c = l.checkpoint();
         for (String s : l.skipped()) listener.onMessage("skipped checkpoint: " + s);
         requireSameModel(c.config(), l.dir());
-        System.arraycopy(c.params(), 0, model.params(), 0, c.params().length);
+        model.loadWeights(c.params());
         optimizer.load(c.optimizer());
         step = c.step();
         dataPosition = c.dataPosition();
@@ -176,7 +176,7 @@ public final class Trainer implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         requireSameModel(l.checkpoint().config(), l.dir());
-        System.arraycopy(l.checkpoint().params(), 0, model.params(), 0, model.params().length);
+        model.loadWeights(l.checkpoint().params());
         listener.onMessage("initialised from the weights of " + l.dir() + " (fresh optimizer and schedule)");
     }
 

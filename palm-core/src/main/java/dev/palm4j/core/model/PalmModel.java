@@ -66,6 +66,17 @@ public final class PalmModel {
         Init.initialize(layout, params, seed);
     }
 
+    /**
+     * Replaces the parameters with {@code weights} (a checkpoint's, in this model's layout), so a
+     * model built from a config can take trained weights.
+     */
+    public void loadWeights(float[] weights) {
+        if (weights.length != params.length)
+            throw new IllegalArgumentException("weights hold " + weights.length + " floats; this model's layout has "
+                    + params.length);
+        System.arraycopy(weights, 0, params, 0, params.length);
+    }
+
     /** The parameters, laid out by {@link #layout}. */
     public float[] params() {
         return params;
