@@ -2,6 +2,7 @@ package dev.palm4j.train;
 
 import dev.palm4j.core.InputException;
 import dev.palm4j.core.model.PalmModel;
+import dev.palm4j.train.data.BatchSource;
 import dev.palm4j.train.data.ShardLoader;
 
 /**
@@ -46,20 +47,30 @@ public final class Evaluation {
 
     /** Over the first {@code maxSequences} sequences of a prepared split, in stream order. */
     public static Result ofShards(PalmModel model, ShardLoader data, long maxSequences) {
+        double[] s = sumsOfShards(model, data, maxSequences, 0, 1);
+        return new Result(s[0] / s[2], s[1] / s[2], (long) s[2]);
+    }
+
+    /**
+     * Data rank {@code rank}'s part of {@link #ofShards}: batches rank, rank + ranks, ... of the
+     * first {@code maxSequences} sequences; returns the sums {loss * tokens, ce * tokens, tokens},
+     * which add up over the ranks to the whole.
+     */
+    public static double[] sumsOfShards(PalmModel model, ShardLoader data, long maxSequences, int rank, int ranks) {
         int B = data.batchSize(), T = data.seqLen();
         long n = Math.min(data.sequences(), maxSequences);
         int[] rows = new int[B * (T + 1)], inputs = new int[B * T], targets = new int[B * T];
         double loss = 0, ce = 0;
         long tokens = 0;
-        for (long s = 0; s < n; s += B) {
+        for (long s = (long) rank * B; s < n; s += (long) ranks * B) {
             int b = (int) Math.min(B, n - s);
             for (int r = 0; r < b; r++) data.readSequence(s + r, rows, r * (T + 1));
-            Trainer.split(rows, b, T, inputs, targets);
+            BatchSource.split(rows, b, T, inputs, targets);
             PalmModel.Loss l = model.forward(inputs, targets, b, T);
             loss += l.loss() * l.tokens();
             ce += l.ce() * l.tokens();
             tokens += l.tokens();
         }
-        return new Result(loss / tokens, ce / tokens, tokens);
+        return new double[] {loss, ce, tokens};
     }
 }

@@ -7,7 +7,9 @@ import dev.palm4j.core.generate.Sampler;
 import dev.palm4j.core.kernels.Parallel;
 import dev.palm4j.core.kernels.Simd;
 import dev.palm4j.core.model.PalmConfig;
+import dev.palm4j.core.model.ModelGroup;
 import dev.palm4j.core.model.PalmModel;
+import dev.palm4j.core.model.ParamLayout;
 import dev.palm4j.core.tokenizer.Tokenizer;
 import dev.palm4j.train.checkpoint.Checkpoint;
 import dev.palm4j.train.checkpoint.Checkpoints;
@@ -19,13 +21,20 @@ import dev.palm4j.train.optim.AdamW;
 import dev.palm4j.train.optim.Adafactor;
 import dev.palm4j.train.optim.GradClip;
 import dev.palm4j.train.optim.LrSchedule;
-import dev.palm4j.train.optim.Optimizer;
+import dev.palm4j.train.parallel.DeviceMesh;
+import dev.palm4j.train.parallel.DeviceWorker;
+import dev.palm4j.train.parallel.Link;
+import dev.palm4j.train.parallel.SimulatedDevice;
+import dev.palm4j.train.parallel.Collectives;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 
 /**
  * The training loop: for each step, the batch at the current data position (split into
@@ -33,6 +42,12 @@ import java.util.Map;
  * update at the scheduled learning rate; evaluation, samples and checkpoints at their intervals;
  * one {@code metrics.jsonl} line per step. A step whose loss or gradient norm is not finite is
  * skipped (no update) and logged; a run of them stops the run with a clear message.
+ *
+ * <p>Every run is a mesh of simulated devices ({@code parallel: data x model}; 1x1 is one device,
+ * through the same code): this class is the single controller (Pathways style) that dispatches
+ * each device's part of a step as a task and collects the results; the devices talk to each
+ * other only through collectives. Checkpoints hold full tensors, so a run saved on one mesh
+ * resumes on any other.
  *
  * <p>Determinism: the batch of a data position depends only on the seed and the position, every
  * kernel is bitwise reproducible, and a checkpoint holds the weights, the optimizer state, the
@@ -52,26 +67,36 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** What the run will do and cost, reported before the first step. */
+    /**
+     * What the run will do and cost, reported before the first step. Memory is per device (the
+     * largest device's, by category); {@code deviceMemory} lists every device's.
+     */
     public record Plan(RunConfig config, long startStep, long totalSteps, long parameters, long paramBytes,
                        long gradBytes, long optimizerBytes, long activationBytes, int threads, double peakGflops,
-                       double flopsPerToken, boolean hasValidation) {
+                       double flopsPerToken, boolean hasValidation, List<Map<SimulatedDevice.Memory, Long>> deviceMemory) {
         public long totalBytes() {
             return paramBytes + gradBytes + optimizerBytes + activationBytes;
         }
     }
 
-    /** One step's numbers, as written to metrics.jsonl. */
+    /**
+     * One step's numbers, as written to metrics.jsonl. Communication (zero on one device): bytes
+     * all devices sent, the slowest device's time on the link model (simulated), its copy-engine
+     * time (measured) and the part of that backward waited for (the rest overlapped with compute).
+     */
     public record StepMetrics(long step, long totalSteps, double loss, double ce, double lr, double gradNorm,
-                              double tokensPerSecond, double mfu, double stepSeconds, boolean skipped) {}
+                              double tokensPerSecond, double mfu, double stepSeconds, boolean skipped,
+                              double computeSeconds, long commBytes, double linkSeconds, double commSeconds,
+                              double commWaitSeconds) {}
 
     private final RunConfig cfg;
     private final Options opt;
     private final TrainListener listener;
-    private final Parallel par;
+    private final Parallel par;          // the host's threads: data preparation, samples
     private final TrainData data;
-    private final PalmModel model;
-    private final Optimizer optimizer;
+    private final ParamLayout fullLayout; // what checkpoints hold
+    private final DeviceMesh mesh;
+    private final DeviceWorker[] workers; // by device id
     private final LrSchedule schedule;
     private final Tokenizer tokenizer;
     private final double peakGflops;
@@ -79,24 +104,28 @@ public final class Trainer implements AutoCloseable {
     private long step, dataPosition;
     private int badSteps;
     private volatile boolean stopRequested;
-    private int[] rows, inputs, targets; // one micro-batch, reused every step
     private double bestVal = Double.POSITIVE_INFINITY, lastVal = Double.NaN;
 
     public Trainer(RunConfig cfg, Options opt, TrainListener listener) {
         this.cfg = cfg;
         this.opt = opt;
         this.listener = listener == null ? new TrainListener() {} : listener;
-        if (cfg.parallel().data() * cfg.parallel().model() > 1)
-            throw new InputException("parallel.data = " + cfg.parallel().data() + ", parallel.model = " + cfg.parallel().model()
-                    + ": multi-device training is not part of this build", "set parallel.data and parallel.model to 1");
         requireHeap(cfg);
         int threads = cfg.train().threads();
         this.par = Parallel.of(threads);
         boolean restoring = RunDirectory.prepare(opt.runDir(), opt.resume());
         this.data = TrainData.open(cfg, par, this.listener::onMessage);
         this.tokenizer = data.tokenizer() == null ? null : Tokenizer.load(data.tokenizer());
-        this.model = new PalmModel(cfg.model(), par, cfg.train().seed());
-        this.optimizer = optimizer(cfg.optimizer(), model, par);
+        this.fullLayout = new ParamLayout(cfg.model());
+        this.mesh = new DeviceMesh(meshSpec(cfg));
+        this.workers = new DeviceWorker[mesh.size()];
+        try {
+            onEveryDevice(w -> null, true);
+        } catch (RuntimeException e) {
+            mesh.close();
+            par.close();
+            throw e;
+        }
         this.schedule = schedule(cfg.schedule());
         long keepUpTo = 0;
         if (restoring) keepUpTo = restore();
@@ -115,9 +144,11 @@ public final class Trainer implements AutoCloseable {
      */
     static void requireHeap(RunConfig cfg) {
         var t = cfg.train();
-        long params = new dev.palm4j.core.model.ParamLayout(cfg.model()).size();
-        long acts = PalmModel.activationFloats(cfg.model(), t.batchSize() / t.gradAccum(), t.seqLen());
-        long need = 4 * (4 * params + acts); // weights, gradients, two optimizer states; activations
+        var p = cfg.parallel();
+        ParamLayout shard = new ParamLayout(cfg.model(), 0, p.model());
+        long acts = PalmModel.activationFloats(shard, t.batchSize() / t.gradAccum() / p.data(), t.seqLen());
+        // per device: weights, gradients, two optimizer states, activations; on the host: a checkpoint's full tensors
+        long need = 4 * (p.devices() * (4L * shard.size() + acts) + 3L * new ParamLayout(cfg.model()).size());
         long heap = Runtime.getRuntime().maxMemory();
         if (need > 0.9 * heap)
             throw new InputException(String.format(java.util.Locale.ROOT,
@@ -127,12 +158,80 @@ public final class Trainer implements AutoCloseable {
                     (long) Math.ceil(need / 0.8 / 1e9)));
     }
 
-    private static Optimizer optimizer(OptimizerConfig o, PalmModel m, Parallel par) {
-        return switch (o.kind()) {
-            case ADAMW -> new AdamW(m.layout.tensors(), par, new AdamW.Settings(o.beta1(), o.beta2(), o.eps(), o.weightDecay()));
-            case ADAFACTOR -> new Adafactor(m.layout.tensors(), par,
-                    new Adafactor.Settings(o.beta1(), 0.8, o.eps(), 1e-3, 1.0, 1.0), null);
+    static DeviceMesh.Spec meshSpec(RunConfig cfg) {
+        var p = cfg.parallel();
+        return new DeviceMesh.Spec(p.data(), p.model(), cfg.train().threads(), (long) (p.deviceMemoryMb() * 1e6),
+                Link.of(p.modelLink().latencyMicros(), p.modelLink().gigabytesPerSecond()),
+                Link.of(p.dataLink().latencyMicros(), p.dataLink().gigabytesPerSecond()), p.timeoutSeconds());
+    }
+
+    private static DeviceWorker.OptimizerFactory optimizers(OptimizerConfig o) {
+        return (tensors, par, sum) -> switch (o.kind()) {
+            case ADAMW -> new AdamW(tensors, par, new AdamW.Settings(o.beta1(), o.beta2(), o.eps(), o.weightDecay()));
+            case ADAFACTOR -> new Adafactor(tensors, par, new Adafactor.Settings(o.beta1(), 0.8, o.eps(), 1e-3, 1.0, 1.0), sum);
         };
+    }
+
+    // Builds device id's worker on its own thread: its shard of the model, initialised from the seed.
+    private DeviceWorker newWorker(SimulatedDevice dev) {
+        var t = cfg.train();
+        return new DeviceWorker(mesh, dev, cfg.model(), data.train(), t.batchSize(), t.seqLen(), t.gradAccum(),
+                cfg.parallel().shardOptimizer(), t.seed(), 2, optimizers(cfg.optimizer()));
+    }
+
+    /** A task for one device's worker. */
+    @FunctionalInterface
+    private interface DeviceTask<T> {
+        T run(DeviceWorker w) throws Exception;
+    }
+
+    /**
+     * Runs {@code task} on every device at once (each on its own thread) and returns the results
+     * by device id. When one fails, every collective is cancelled so no device waits for it, the
+     * others are awaited, and the first failure is thrown. {@code create}: build the workers first.
+     */
+    private <T> List<T> onEveryDevice(DeviceTask<T> task, boolean create) {
+        List<Future<T>> futures = new ArrayList<>();
+        for (int i = 0; i < mesh.size(); i++) {
+            SimulatedDevice dev = mesh.device(i);
+            int id = i;
+            futures.add(dev.submit(() -> {
+                if (create) workers[id] = newWorker(dev);
+                return task.run(workers[id]);
+            }));
+        }
+        List<T> out = new ArrayList<>();
+        Throwable failure = null;
+        for (Future<T> f : futures) {
+            try {
+                out.add(f.get());
+            } catch (ExecutionException e) {
+                if (failure == null) {
+                    failure = e.getCause();
+                    mesh.cancel();
+                }
+                out.add(null);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                mesh.cancel();
+                throw new IllegalStateException("interrupted while waiting for the devices", e);
+            }
+        }
+        if (failure == null) return out;
+        mesh.reconnect();
+        if (failure instanceof RuntimeException r) throw r;
+        if (failure instanceof Error e) throw e;
+        throw new IllegalStateException(failure);
+    }
+
+    /** The full parameters (single-device layout), gathered from the devices. */
+    public float[] weights() {
+        float[] full = new float[fullLayout.size()];
+        onEveryDevice(w -> {
+            w.saveParams(fullLayout, full);
+            return null;
+        }, false);
+        return full;
     }
 
     static LrSchedule schedule(ScheduleConfig s) {
@@ -155,8 +254,7 @@ public final class Trainer implements AutoCloseable {
         Checkpoint c = l.checkpoint();
         for (String s : l.skipped()) listener.onMessage("skipped checkpoint: " + s);
         requireSameModel(c.config(), l.dir());
-        model.loadWeights(c.params());
-        optimizer.load(c.optimizer());
+        load(c.params(), c.optimizer());
         step = c.step();
         dataPosition = c.dataPosition();
         Object best = c.trainState().get("best_val_loss");
@@ -176,8 +274,18 @@ public final class Trainer implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         requireSameModel(l.checkpoint().config(), l.dir());
-        model.loadWeights(l.checkpoint().params());
+        load(l.checkpoint().params(), null);
         listener.onMessage("initialised from the weights of " + l.dir() + " (fresh optimizer and schedule)");
+    }
+
+    // full weights (and optimizer state, when not null) from the host to every device's slice
+    private void load(float[] params, Map<String, float[]> optimizerState) {
+        if (params.length != fullLayout.size())
+            throw new IllegalArgumentException("weights hold " + params.length + " floats; the model has " + fullLayout.size());
+        onEveryDevice(w -> {
+            w.load(fullLayout, params, optimizerState);
+            return null;
+        }, false);
     }
 
     private void requireSameModel(PalmConfig saved, Path where) {
@@ -188,13 +296,16 @@ public final class Trainer implements AutoCloseable {
 
     /** What the run will cost; also printed by the CLI before training. */
     public Plan plan() {
-        long p = model.params().length;
-        long opt = 0;
-        for (float[] s : optimizer.state().values()) opt += 4L * s.length;
-        int micro = cfg.train().batchSize() / cfg.train().gradAccum();
-        return new Plan(cfg, step, cfg.train().steps(), cfg.model().parameterCount(), 4 * p, 4 * p, opt,
-                4 * model.activationFloats(micro, cfg.train().seqLen()), par.width(), peakGflops,
-                cfg.model().flopsPerToken(cfg.train().seqLen()), data.val() != null);
+        List<Map<SimulatedDevice.Memory, Long>> mem = new ArrayList<>();
+        long[] most = new long[SimulatedDevice.Memory.values().length];
+        for (int i = 0; i < mesh.size(); i++) {
+            Map<SimulatedDevice.Memory, Long> m = mesh.device(i).memory();
+            mem.add(m);
+            for (SimulatedDevice.Memory k : SimulatedDevice.Memory.values()) most[k.ordinal()] = Math.max(most[k.ordinal()], m.get(k));
+        }
+        return new Plan(cfg, step, cfg.train().steps(), cfg.model().parameterCount(), most[0], most[1], most[2], most[3],
+                cfg.train().threads(), peakGflops, cfg.model().flopsPerToken(cfg.train().seqLen()), data.val() != null,
+                List.copyOf(mem));
     }
 
     /** Trains until step {@code train.steps}; returns the final metrics of the last step run (null if none). */
@@ -254,31 +365,30 @@ public final class Trainer implements AutoCloseable {
      */
     public StepMetrics trainStep() {
         var t = cfg.train();
-        int B = t.batchSize(), T = t.seqLen(), accum = t.gradAccum(), micro = B / accum;
-        if (rows == null) {
-            rows = new int[micro * (T + 1)];
-            inputs = new int[micro * T];
-            targets = new int[micro * T];
-        }
+        int B = t.batchSize(), T = t.seqLen();
         long t0 = System.nanoTime();
-        long k = step + 1;
-        model.zeroGrads();
-        double loss = 0, ce = 0;
-        float gradScale = 1f / ((float) B * T);
-        for (int m = 0; m < accum; m++) {
-            data.train().fill(dataPosition, m, accum, rows);
-            split(rows, micro, T, inputs, targets);
-            PalmModel.Loss l = model.forwardBackward(inputs, targets, micro, T, gradScale);
-            loss += l.loss() / accum;
-            ce += l.ce() / accum;
-        }
+        long k = step + 1, position = dataPosition;
+        List<DeviceWorker.Backward> r = onEveryDevice(w -> w.backward(position), false);
         dataPosition++;
-        float[] g = model.grads();
-        double norm = cfg.optimizer().gradClip() > 0
-                ? GradClip.clipGlobalNorm(par, g, 0, g.length, cfg.optimizer().gradClip())
-                : GradClip.globalNorm(par, g, 0, g.length);
+        // every data rank's share, from its model rank 0 (the model ranks of a replica agree), in rank order
+        double lossSum = 0, ceSum = 0, compute = 0, comm = 0, wait = 0;
+        long tokens = 0;
+        for (int d = 0; d < mesh.spec.data(); d++) {
+            DeviceWorker.Backward b = r.get(d * mesh.spec.model());
+            lossSum += b.lossSum();
+            ceSum += b.ceSum();
+            tokens += b.tokens();
+        }
+        for (DeviceWorker.Backward b : r) {
+            compute = Math.max(compute, b.computeSeconds());
+            comm = Math.max(comm, b.commSeconds());
+            wait = Math.max(wait, b.commWaitSeconds());
+        }
+        double loss = lossSum / tokens, ce = ceSum / tokens, norm = r.get(0).gradNorm();
         double lr = schedule.lr(k);
         boolean skipped = !Double.isFinite(loss) || !Double.isFinite(norm);
+        double clip = cfg.optimizer().gradClip();
+        onEveryDevice(w -> w.update(k, lr, norm, clip, skipped), false);
         if (skipped) {
             badSteps++;
             metrics.write(event("skipped_step", fields("step", k, "loss", finiteOrNull(loss), "grad_norm", finiteOrNull(norm))));
@@ -288,25 +398,42 @@ public final class Trainer implements AutoCloseable {
                         + k + ")", "lower schedule.lr, keep optimizer.grad_clip on, or resume from an earlier checkpoint");
         } else {
             badSteps = 0;
-            optimizer.step(model.params(), g, k, lr);
         }
         step = k;
+        long bytes = 0;
+        double link = 0;
+        for (int i = 0; i < mesh.size(); i++) {
+            double devLink = 0;
+            for (Collectives.Traffic x : mesh.takeTraffic(mesh.device(i))) {
+                bytes += x.bytes();
+                devLink += x.linkSeconds();
+            }
+            link = Math.max(link, devLink);
+        }
         double sec = (System.nanoTime() - t0) / 1e9;
         double tps = (double) B * T / sec;
         double mfu = cfg.model().flopsPerToken(T) * tps / (peakGflops * 1e9);
-        return new StepMetrics(k, t.steps(), loss, ce, lr, norm, tps, mfu, sec, skipped);
+        return new StepMetrics(k, t.steps(), loss, ce, lr, norm, tps, mfu, sec, skipped, compute, bytes, link, comm, wait);
     }
 
     /** Mean loss and cross-entropy over the first {@code eval_batches} batches of the validation split, in order. */
     public double[] evaluate() {
         var t = cfg.train();
-        Evaluation.Result r = Evaluation.ofShards(model, data.val(), (long) t.evalBatches() * t.batchSize());
-        return new double[] {r.loss(), r.ce()};
+        long n = (long) t.evalBatches() * t.batchSize();
+        List<double[]> r = onEveryDevice(w -> w.evaluate(data.val(), n), false);
+        double loss = 0, ce = 0, tokens = 0;
+        for (int d = 0; d < mesh.spec.data(); d++) {
+            double[] x = r.get(d * mesh.spec.model());
+            loss += x[0];
+            ce += x[1];
+            tokens += x[2];
+        }
+        return new double[] {loss / tokens, ce / tokens};
     }
 
     private void sample(long k) {
         var t = cfg.train();
-        Generator g = new Generator(model, tokenizer);
+        Generator g = new Generator(model(), tokenizer);
         int room = cfg.model().maxSeqLen() - tokenizer.encode(t.samplePrompt()).length;
         if (room < 1) return;
         Generator.Result r = g.generate(t.samplePrompt(), Math.min(t.sampleTokens(), room),
@@ -320,21 +447,21 @@ public final class Trainer implements AutoCloseable {
         Map<String, Object> state = new LinkedHashMap<>();
         if (Double.isFinite(bestVal)) state.put("best_val_loss", bestVal);
         state.put("seed", cfg.train().seed());
-        Checkpoint c = new Checkpoint(cfg.model(), model.params(), optimizer.state(), step, dataPosition,
+        float[] params = new float[fullLayout.size()];
+        Map<String, float[]> optimizerState = new LinkedHashMap<>();
+        for (String name : workers[0].optimizerStateNames()) optimizerState.put(name, new float[fullLayout.size()]);
+        onEveryDevice(w -> {
+            w.saveParams(fullLayout, params);
+            w.saveOptimizer(fullLayout, optimizerState);
+            return null;
+        }, false);
+        Checkpoint c = new Checkpoint(cfg.model(), params, optimizerState, step, dataPosition,
                 new long[] {cfg.train().seed()}, state, m);
         Checkpoints.Saved s = Checkpoints.save(opt.runDir(), c, data.tokenizer(),
                 new Retention(cfg.train().keepCheckpoints(), data.val() != null ? "val_loss" : null));
         for (String w : s.warnings()) listener.onMessage(w);
         metrics.write(event("checkpoint", fields("dir", s.dir().getFileName().toString())));
         listener.onCheckpoint(step, s.dir());
-    }
-
-    // rows (B, T+1) -> inputs (B, T) = rows[:, :T], targets (B, T) = rows[:, 1:]
-    static void split(int[] rows, int B, int T, int[] inputs, int[] targets) {
-        for (int b = 0; b < B; b++) {
-            System.arraycopy(rows, b * (T + 1), inputs, b * T, T);
-            System.arraycopy(rows, b * (T + 1) + 1, targets, b * T, T);
-        }
     }
 
     private static Object finiteOrNull(double v) {
@@ -356,8 +483,19 @@ public final class Trainer implements AutoCloseable {
         return m;
     }
 
+    /**
+     * A single-device model holding the current weights, gathered from the mesh (for samples and
+     * for library users); later training steps do not change it.
+     */
     public PalmModel model() {
-        return model;
+        PalmModel m = new PalmModel(cfg.model(), par, ModelGroup.SINGLE);
+        m.loadWeights(weights());
+        return m;
+    }
+
+    /** The mesh the run trains on. */
+    public DeviceMesh mesh() {
+        return mesh;
     }
 
     public long step() {
@@ -367,6 +505,7 @@ public final class Trainer implements AutoCloseable {
     @Override
     public void close() {
         metrics.close();
+        mesh.close();
         par.close();
     }
 }

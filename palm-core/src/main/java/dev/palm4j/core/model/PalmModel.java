@@ -108,7 +108,12 @@ public final class PalmModel {
 
     /** Floats of activations a (B, T) batch of a single-device model of {@code config} needs. */
     public static long activationFloats(PalmConfig config, int B, int T) {
-        return Activations.floats(new ParamLayout(config), B, T);
+        return activationFloats(new ParamLayout(config), B, T);
+    }
+
+    /** Floats of activations a (B, T) batch of a model (shard) with {@code layout} needs. */
+    public static long activationFloats(ParamLayout layout, int B, int T) {
+        return Activations.floats(layout, B, T);
     }
 
     /**
@@ -116,7 +121,7 @@ public final class PalmModel {
      * logits when {@code targets} is null. {@code inputs} and {@code targets} are (B, T).
      */
     public Loss forward(int[] inputs, int[] targets, int B, int T) {
-        return run(inputs, targets, B, T, false, 0f);
+        return run(inputs, targets, B, T, false, 0f, null);
     }
 
     /**
@@ -125,11 +130,27 @@ public final class PalmModel {
      * micro-batch and data-parallel rank of the step) to get the gradient of the step's mean loss.
      */
     public Loss forwardBackward(int[] inputs, int[] targets, int B, int T, float gradScale) {
-        if (targets == null) throw new IllegalArgumentException("training needs targets");
-        return run(inputs, targets, B, T, true, gradScale);
+        return forwardBackward(inputs, targets, B, T, gradScale, null);
     }
 
-    private Loss run(int[] inputs, int[] targets, int B, int T, boolean train, float gradScale) {
+    /** Called as backward finishes each gradient bucket ({@link ParamLayout#bucketStart}). */
+    @FunctionalInterface
+    public interface GradientsReady {
+        /** Bucket {@code b} of {@link #grads()} is final for this batch; backward will not touch it again. */
+        void ready(int bucket);
+    }
+
+    /**
+     * {@link #forwardBackward(int[], int[], int, int, float)}, telling {@code ready} (may be
+     * null) as each gradient bucket is finished, so a data-parallel trainer can start reducing
+     * it while backward goes on.
+     */
+    public Loss forwardBackward(int[] inputs, int[] targets, int B, int T, float gradScale, GradientsReady ready) {
+        if (targets == null) throw new IllegalArgumentException("training needs targets");
+        return run(inputs, targets, B, T, true, gradScale, ready);
+    }
+
+    private Loss run(int[] inputs, int[] targets, int B, int T, boolean train, float gradScale, GradientsReady ready) {
         if (B < 1 || T < 1) throw new IllegalArgumentException("batch " + B + " x " + T);
         if (T > config.maxSeqLen())
             throw new InputException("sequence length " + T + " exceeds model.max_seq_len = " + config.maxSeqLen(),
@@ -146,7 +167,7 @@ public final class PalmModel {
                         s.targets, 0, s.N, V, config.zLoss(), gradScale)
                 : CrossEntropy.forward(par, s.a, s.losses, s.a, s.ces, s.a, s.logits, s.targets, 0, s.N, V, config.zLoss());
         Loss loss = new Loss(CrossEntropy.mean(s.a, s.losses, s.N, counted), CrossEntropy.mean(s.a, s.ces, s.N, counted), counted);
-        if (train) backwardBlocks(s);
+        if (train) backwardBlocks(s, ready == null ? b -> {} : ready);
         return loss;
     }
 
@@ -186,7 +207,7 @@ public final class PalmModel {
     }
 
     // dlogits (in the logits buffer) -> every parameter gradient (+=)
-    private void backwardBlocks(Activations s) {
+    private void backwardBlocks(Activations s, GradientsReady ready) {
         PalmConfig c = config;
         ParamLayout p = layout;
         float[] a = s.a, w = params, g = grads;
@@ -197,6 +218,7 @@ public final class PalmModel {
         Gemm.matmulTN(par, a, s.logits, a, s.xf, g, p.embed, V, d, N, true);       // dE (V,d)
         int xL = s.x + c.nLayers() * s.sx;
         normBackward(a, s.dx, g, p.finalNorm, a, s.dxn, a, xL, w, p.finalNorm, s.fMean, s.fRstd, N, false);
+        ready.ready(c.nLayers() + 1);
         for (int l = c.nLayers() - 1; l >= 0; l--) {
             int x = s.x + l * s.sx, xn = s.xn + l * s.sx, u = s.u + l * s.sU;
             int q = s.q + l * s.sQ, k = s.k + l * s.sKv, v = s.v + l * s.sKv, att = s.att + l * s.sQ;
@@ -219,12 +241,12 @@ public final class PalmModel {
             Gemm.matmul(par, a, s.du, w, p.wIn(l), a, s.dxn, N, d, P, false);       // dx_n (N,d)
             group.allReduceSum(a, s.dxn, s.sx);
             normBackward(a, s.dx, g, p.norm(l), a, s.dxn, a, x, w, p.norm(l), mean, rstd, N, true);
-        }
-        if (layout.kvReplicated) {
             // Every model rank used the same wk/wv for its own query heads: sum their gradients.
-            for (int l = 0; l < c.nLayers(); l++) group.allReduceSum(g, p.wIn(l) + p.qDim * d, 2 * p.kvDim * d);
+            if (layout.kvReplicated) group.allReduceSum(g, p.wIn(l) + p.qDim * d, 2 * p.kvDim * d);
+            ready.ready(l + 1);
         }
         Embedding.backward(par, g, p.embed, a, s.dx, s.inputs, 0, N, V, d, 1f);
+        ready.ready(0);
     }
 
     private void norm(float[] out, int outOff, int mean, int rstd, float[] in, int inOff, float[] w, int wOff, int N) {

@@ -148,6 +148,22 @@ public final class ParamLayout {
 
     public int norm(int layer) { return norm[layer]; }
 
+    /**
+     * Gradient buckets: the embedding (bucket 0), each block (1 .. n_layers) and the final norm
+     * (n_layers + 1), each a contiguous range of the layout. Backward finishes them in the order
+     * final norm, blocks from last to first, embedding; data parallelism reduces each bucket as
+     * soon as it is finished, overlapping communication with the rest of backward.
+     */
+    public int buckets() { return config.nLayers() + 2; }
+
+    public int bucketStart(int b) {
+        return b == 0 ? embed : b <= config.nLayers() ? norm[b - 1] : finalNorm;
+    }
+
+    public int bucketEnd(int b) {
+        return b == buckets() - 1 ? total : bucketStart(b + 1);
+    }
+
     /** The fused input projection [wq; wk; wv; w_gate; w_up], (P, d_model). */
     public int wIn(int layer) { return wIn[layer]; }
 

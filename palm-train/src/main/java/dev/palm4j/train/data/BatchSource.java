@@ -36,4 +36,12 @@ public interface BatchSource {
         }
         return rank * (batchSize / ranks);
     }
+
+    /** rows (B, T+1) -> inputs (B, T) = rows[:, :T], targets (B, T) = rows[:, 1:] */
+    static void split(int[] rows, int B, int T, int[] inputs, int[] targets) {
+        for (int b = 0; b < B; b++) {
+            System.arraycopy(rows, b * (T + 1), inputs, b * T, T);
+            System.arraycopy(rows, b * (T + 1) + 1, targets, b * T, T);
+        }
+    }
 }
