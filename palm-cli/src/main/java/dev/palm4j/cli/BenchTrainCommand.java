@@ -51,6 +51,10 @@ final class BenchTrainCommand implements Callable<Integer> {
         // Measure steps only: no evaluation, samples or checkpoints inside the timed loop.
         all.addAll(List.of("train.eval_interval=0", "train.sample_interval=0", "train.checkpoint_interval=0",
                 "train.steps=" + (warmup + 5 * steps + 1)));
+        // The schedule keeps the config's own length (a short benchmark must not end inside its warmup).
+        RunConfig asGiven = RunConfig.load(config, sets);
+        if (asGiven.schedule().kind() == dev.palm4j.train.config.ScheduleConfig.Kind.WARMUP_COSINE)
+            all.add("schedule.total_steps=" + asGiven.schedule().totalSteps());
         RunConfig cfg = RunConfig.load(config, all);
         TrainBench.Result r = TrainBench.run(cfg, Math.max(0, warmup), steps, new TrainListener() {
             @Override public void onMessage(String message) {

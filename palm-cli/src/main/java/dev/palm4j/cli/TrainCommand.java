@@ -3,6 +3,7 @@ package dev.palm4j.cli;
 import dev.palm4j.core.InputException;
 import dev.palm4j.train.TrainListener;
 import dev.palm4j.train.Trainer;
+import dev.palm4j.train.parallel.SimulatedDevice;
 import dev.palm4j.train.config.RunConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -132,9 +133,24 @@ final class TrainCommand implements Callable<Integer> {
                     p.parameters(), m.dModel(), m.nLayers(), m.nHeads(), m.headDim(), m.nKvHeads(),
                     m.nKvHeads() == 1 ? "" : "s", m.vocab(), p.hasValidation() ? "validation split on" : "no validation split"));
             progress.message(String.format(Locale.ROOT,
-                    "palm: memory: parameters %s, gradients %s, optimizer %s, activations %s = %s (heap %s)",
+                    (cfg.parallel().devices() > 1 ? "palm: memory per device (largest)" : "palm: memory") + ": parameters %s, gradients %s, optimizer %s, activations %s = %s (heap %s)",
                     mb(p.paramBytes()), mb(p.gradBytes()), mb(p.optimizerBytes()), mb(p.activationBytes()), mb(p.totalBytes()),
                     mb(Runtime.getRuntime().maxMemory())));
+            var par = cfg.parallel();
+            if (par.devices() > 1) {
+                progress.message(String.format(Locale.ROOT, "palm: mesh %d x %d (data x model)%s, %d kernel thread%s per device",
+                        par.data(), par.model(), par.shardOptimizer() && par.data() > 1 ? ", optimizer state sharded (ZeRO-1)" : "",
+                        Math.max(1, p.threads() / par.devices()), Math.max(1, p.threads() / par.devices()) == 1 ? "" : "s"));
+                for (int i = 0; i < p.deviceMemory().size(); i++) {
+                    var d = p.deviceMemory().get(i);
+                    long total = d.values().stream().mapToLong(Long::longValue).sum();
+                    progress.message(String.format(Locale.ROOT,
+                            "palm:   device %d (data %d, model %d): parameters %s, gradients %s, optimizer %s, activations %s = %s",
+                            i, i / par.model(), i % par.model(), mb(d.get(SimulatedDevice.Memory.PARAMETERS)),
+                            mb(d.get(SimulatedDevice.Memory.GRADIENTS)), mb(d.get(SimulatedDevice.Memory.OPTIMIZER)),
+                            mb(d.get(SimulatedDevice.Memory.ACTIVATIONS)), mb(total)));
+                }
+            }
             progress.message(String.format(Locale.ROOT,
                     "palm: steps %d..%d, %d tokens per step, %d threads, FMA peak %.0f GFLOP/s, %.1f MFLOP per token",
                     p.startStep() + 1, p.totalSteps(), cfg.train().batchSize() * cfg.train().seqLen(), p.threads(),
@@ -153,7 +169,10 @@ final class TrainCommand implements Callable<Integer> {
                         "step %6d/%d | loss %.4f | ce %.4f | lr %.2e | grad %.3f | %s tok/s | mfu %.1f%% | ETA %s",
                         s.step(), s.totalSteps(), s.loss(), s.ce(), s.lr(), s.gradNorm(),
                         Progress.formatRate(s.tokensPerSecond()), 100 * s.mfu(),
-                        Double.isFinite(eta) ? Progress.formatDuration(eta) : "-"));
+                        Double.isFinite(eta) ? Progress.formatDuration(eta) : "-")
+                        + (s.commBytes() > 0 ? String.format(Locale.ROOT,
+                                " | comm %s, link %.1f ms simulated, copy %.1f ms (%.1f ms exposed)", mb(s.commBytes()),
+                                1e3 * s.linkSeconds(), 1e3 * s.commSeconds(), 1e3 * s.commWaitSeconds()) : ""));
             }
         }
 

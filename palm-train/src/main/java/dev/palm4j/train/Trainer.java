@@ -14,6 +14,7 @@ import dev.palm4j.core.tokenizer.Tokenizer;
 import dev.palm4j.train.checkpoint.Checkpoint;
 import dev.palm4j.train.checkpoint.Checkpoints;
 import dev.palm4j.train.checkpoint.Retention;
+import dev.palm4j.train.config.FaultConfig;
 import dev.palm4j.train.config.OptimizerConfig;
 import dev.palm4j.train.config.RunConfig;
 import dev.palm4j.train.config.ScheduleConfig;
@@ -33,8 +34,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
 
 /**
  * The training loop: for each step, the batch at the current data position (split into
@@ -57,6 +56,9 @@ public final class Trainer implements AutoCloseable {
 
     /** Consecutive non-finite steps after which the run stops instead of skipping. */
     static final int MAX_BAD_STEPS = 10;
+
+    /** Device failures a run survives before it gives up. */
+    static final int MAX_RECOVERIES = 20;
 
     /** How to start: fresh, resumed from the run directory, or from another checkpoint's weights. */
     public record Options(Path runDir, boolean resume, Path initFrom, double peakGflops, String version) {
@@ -100,7 +102,9 @@ public final class Trainer implements AutoCloseable {
     private final LrSchedule schedule;
     private final Tokenizer tokenizer;
     private final double peakGflops;
-    private final MetricsLog metrics;
+    private MetricsLog metrics;
+    private int recoveries;
+    private final java.util.Set<FaultConfig> firedFaults = new java.util.HashSet<>();
     private long step, dataPosition;
     private int badSteps;
     private volatile boolean stopRequested;
@@ -185,43 +189,142 @@ public final class Trainer implements AutoCloseable {
         T run(DeviceWorker w) throws Exception;
     }
 
+    /** Devices that failed during a task (crashed or hung); the mesh recovers from it. */
+    static final class MeshFailure extends RuntimeException {
+        final Map<Integer, String> failed; // device id -> "crash" | "hang"
+
+        MeshFailure(Map<Integer, String> failed, Throwable cause) {
+            super("device failure: " + failed, cause);
+            this.failed = failed;
+        }
+    }
+
     /**
      * Runs {@code task} on every device at once (each on its own thread) and returns the results
-     * by device id. When one fails, every collective is cancelled so no device waits for it, the
-     * others are awaited, and the first failure is thrown. {@code create}: build the workers first.
+     * by device id; {@code create} builds the workers of those devices first. When one fails,
+     * every collective is cancelled so no device waits for it, and the others get
+     * {@code parallel.timeout_s} to finish; a device still busy then is hung. Simulated device
+     * faults (crashes, hangs) are thrown as a {@link MeshFailure} naming the devices; anything
+     * else (a bad input, a bug) is rethrown as it is.
      */
     private <T> List<T> onEveryDevice(DeviceTask<T> task, boolean create) {
-        List<Future<T>> futures = new ArrayList<>();
-        for (int i = 0; i < mesh.size(); i++) {
+        boolean[] all = new boolean[mesh.size()];
+        java.util.Arrays.fill(all, create);
+        return onEveryDevice(task, all);
+    }
+
+    private <T> List<T> onEveryDevice(DeviceTask<T> task, boolean[] create) {
+        int n = mesh.size();
+        // Each task records its outcome before it signals: the controller reads outcomes, not
+        // futures (a future completes only after the task's last statement, after the signal).
+        Object[] results = new Object[n];
+        Throwable[] errors = new Throwable[n];
+        boolean[] done = new boolean[n];
+        java.util.concurrent.Semaphore finished = new java.util.concurrent.Semaphore(0);
+        for (int i = 0; i < n; i++) {
             SimulatedDevice dev = mesh.device(i);
             int id = i;
-            futures.add(dev.submit(() -> {
-                if (create) workers[id] = newWorker(dev);
-                return task.run(workers[id]);
-            }));
-        }
-        List<T> out = new ArrayList<>();
-        Throwable failure = null;
-        for (Future<T> f : futures) {
-            try {
-                out.add(f.get());
-            } catch (ExecutionException e) {
-                if (failure == null) {
-                    failure = e.getCause();
-                    mesh.cancel();
+            dev.submit(() -> {
+                try {
+                    if (create[id]) workers[id] = newWorker(dev);
+                    results[id] = task.run(workers[id]);
+                } catch (Throwable t) {
+                    errors[id] = t;
+                } finally {
+                    done[id] = true;
+                    finished.release(); // publishes the outcome to the acquire below
                 }
-                out.add(null);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                mesh.cancel();
-                throw new IllegalStateException("interrupted while waiting for the devices", e);
-            }
+                return null;
+            });
         }
-        if (failure == null) return out;
+        Throwable first = null;
+        long deadline = Long.MAX_VALUE;
+        int acquired = 0;
+        try {
+            for (; acquired < n; acquired++) {
+                if (first == null) finished.acquire();
+                else if (!finished.tryAcquire(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS))
+                    break; // the rest are hung
+                if (first != null) continue;
+                for (int i = 0; i < n; i++)
+                    if (errors[i] != null && (first == null || errors[i] instanceof SimulatedDevice.Failure)) first = errors[i];
+                if (first != null) {
+                    mesh.cancel();
+                    deadline = System.nanoTime() + (long) (cfg.parallel().timeoutSeconds() * 1e9);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            mesh.cancel();
+            throw new IllegalStateException("interrupted while waiting for the devices", e);
+        }
+        if (first == null) {
+            List<T> out = new ArrayList<>();
+            for (Object r : results) {
+                @SuppressWarnings("unchecked") T t = (T) r;
+                out.add(t);
+            }
+            return out;
+        }
+        // A device whose signal did not arrive in time is hung. (done[] of a task that signalled
+        // after the deadline may be read stale here: it is then counted hung too, which is safe.)
+        Map<Integer, String> failed = new java.util.TreeMap<>();
+        for (int i = 0; i < n; i++) {
+            if (!done[i] && acquired < n) failed.put(i, "hang");
+            else if (errors[i] instanceof SimulatedDevice.Failure x) failed.put(i, x.kind);
+        }
+        if (!failed.isEmpty()) throw new MeshFailure(failed, first);
         mesh.reconnect();
-        if (failure instanceof RuntimeException r) throw r;
-        if (failure instanceof Error e) throw e;
-        throw new IllegalStateException(failure);
+        if (first instanceof dev.palm4j.train.parallel.CollectiveException)
+            throw new InputException(first.getMessage(), "a device took longer than parallel.timeout_s = "
+                    + cfg.parallel().timeoutSeconds() + " s for its part of a step: raise it", first);
+        if (first instanceof RuntimeException r) throw r;
+        if (first instanceof Error e) throw e;
+        throw new IllegalStateException(first);
+    }
+
+    /**
+     * After devices failed: replaces them (the mesh keeps its shape), restores every device from
+     * the newest valid checkpoint (or the initial weights when there is none yet), and records
+     * the failure and the recovery time as events. The run then replays the lost steps and,
+     * being deterministic, ends bitwise where a fault-free run ends.
+     */
+    private void recover(MeshFailure f, long failedStep) {
+        long t0 = System.nanoTime();
+        if (++recoveries > MAX_RECOVERIES)
+            throw new InputException("the mesh failed " + recoveries + " times in this run (last: " + f.failed + " at step " + failedStep + ")",
+                    "check the faults: section of the config, or resume the run with --resume", f);
+        boolean[] fresh = new boolean[mesh.size()];
+        for (int id : f.failed.keySet()) {
+            mesh.replace(id);
+            fresh[id] = true;
+        }
+        mesh.reconnect();
+        onEveryDevice(w -> null, fresh);
+        boolean restored;
+        try {
+            restored = Checkpoints.list(opt.runDir()).size() > 0;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (restored) restore();
+        else {
+            Map<String, float[]> zeros = new LinkedHashMap<>();
+            for (String name : workers[0].optimizerStateNames()) zeros.put(name, new float[fullLayout.size()]);
+            load(new PalmModel(cfg.model(), Parallel.SERIAL, cfg.train().seed()).params(), zeros);
+            step = 0;
+            dataPosition = 0;
+        }
+        metrics.close();
+        metrics = MetricsLog.open(opt.runDir(), step);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        for (Map.Entry<Integer, String> e : f.failed.entrySet())
+            metrics.write(event("device_failure", fields("device", e.getKey(), "kind", e.getValue(), "failed_at_step", failedStep)));
+        metrics.write(event("recovered", fields("devices", new ArrayList<>(f.failed.keySet()), "seconds", seconds,
+                "from", restored ? "checkpoint" : "initial weights")));
+        listener.onMessage(String.format(java.util.Locale.ROOT,
+                "device failure at step %d: %s; replaced, restored every device from %s at step %d in %.2f s",
+                failedStep, f.failed, restored ? "the last checkpoint" : "the initial weights", step, seconds));
     }
 
     /** The full parameters (single-device layout), gathered from the devices. */
@@ -315,7 +418,12 @@ public final class Trainer implements AutoCloseable {
         listener.onStart(plan());
         StepMetrics last = null;
         while (step < total) {
-            last = trainStep();
+            try {
+                last = trainStep();
+            } catch (MeshFailure f) {
+                recover(f, step + 1);
+                continue;
+            }
             long k = last.step();
             Map<String, Object> line = new LinkedHashMap<>();
             line.put("step", k);
@@ -325,6 +433,13 @@ public final class Trainer implements AutoCloseable {
             line.put("grad_norm", finiteOrNull(last.gradNorm()));
             line.put("tokens_per_s", last.tokensPerSecond());
             line.put("mfu", last.mfu());
+            if (mesh.size() > 1) {
+                line.put("compute_s", last.computeSeconds());
+                line.put("comm_bytes", last.commBytes());
+                line.put("link_s", last.linkSeconds());
+                line.put("comm_s", last.commSeconds());
+                line.put("comm_wait_s", last.commWaitSeconds());
+            }
             boolean evalNow = data.val() != null && t.evalInterval() > 0 && (k % t.evalInterval() == 0 || k == total);
             if (evalNow) {
                 double[] v = evaluate();
@@ -368,7 +483,10 @@ public final class Trainer implements AutoCloseable {
         int B = t.batchSize(), T = t.seqLen();
         long t0 = System.nanoTime();
         long k = step + 1, position = dataPosition;
-        List<DeviceWorker.Backward> r = onEveryDevice(w -> w.backward(position), false);
+        String[] faults = new String[mesh.size()];
+        for (FaultConfig f : cfg.faults())
+            if (f.step() == k && firedFaults.add(f)) faults[f.device()] = f.kind().name().toLowerCase(java.util.Locale.ROOT);
+        List<DeviceWorker.Backward> r = onEveryDevice(w -> w.backward(position, faults[w.device.id], k), false);
         dataPosition++;
         // every data rank's share, from its model rank 0 (the model ranks of a replica agree), in rank order
         double lossSum = 0, ceSum = 0, compute = 0, comm = 0, wait = 0;

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,7 +49,11 @@ class MeshTrainingTest {
     }
 
     static RunConfig config(int steps, String... sets) {
-        String yaml = """
+        return configWith(steps, "", sets);
+    }
+
+    static RunConfig configWith(int steps, String extraYaml, String... sets) {
+        String yaml = extraYaml + """
                 model: {vocab: 300, d_model: 32, n_layers: 2, n_heads: 4, n_kv_heads: 1}
                 data: {source: %s, val_fraction: 0.25, cache_dir: %s}
                 train: {batch_size: 8, seq_len: 16, steps: %d, eval_interval: 10, eval_batches: 2,
@@ -60,9 +65,13 @@ class MeshTrainingTest {
     }
 
     static Run train(Path dir, int steps, boolean resume, String... sets) {
+        return trainWith(dir, steps, resume, "", sets);
+    }
+
+    static Run trainWith(Path dir, int steps, boolean resume, String extraYaml, String... sets) {
         List<Double> losses = new ArrayList<>();
         List<Trainer.StepMetrics> metrics = new ArrayList<>();
-        try (Trainer t = new Trainer(config(steps, sets), new Trainer.Options(dir, resume, null, 100, "test"), new TrainListener() {
+        try (Trainer t = new Trainer(configWith(steps, extraYaml, sets), new Trainer.Options(dir, resume, null, 100, "test"), new TrainListener() {
             @Override public void onStep(Trainer.StepMetrics m) {
                 losses.add(m.loss());
                 metrics.add(m);
@@ -114,6 +123,36 @@ class MeshTrainingTest {
             assertEquals(single.losses.get(10 + i), onSingle.losses.get(i), 1e-5 * single.losses.get(10 + i), "1x1 after 2x2, step " + (11 + i));
         assertEquals(whole.losses.subList(10, 20), onSame.losses, "same mesh: bitwise");
         assertArrayEquals(whole.weights, onSame.weights);
+    }
+
+    @Test
+    void devicesThatCrashOrHangAreReplacedAndTheRunEndsBitwiseAsWithoutFaults(@TempDir Path dir) throws Exception {
+        String[] mesh = {"parallel.data=2", "parallel.model=2", "parallel.timeout_s=1", "train.checkpoint_interval=5"};
+        Run clean = train(dir.resolve("clean"), STEPS, false, mesh);
+        // a crash before the first checkpoint (back to the initial weights), a hang, and device 3 failing again
+        String faults = """
+                faults:
+                  - {device: 3, step: 3, kind: crash}
+                  - {device: 1, step: 8, kind: hang}
+                  - {device: 3, step: 14, kind: crash}
+                """;
+        Run faulty = trainWith(dir.resolve("faulty"), STEPS, false, faults, mesh);
+        assertArrayEquals(clean.weights, faulty.weights, "bitwise the fault-free run");
+        List<Map<String, Object>> events = TrainerTest.metrics(dir.resolve("faulty")).stream()
+                .filter(m -> m.containsKey("event")).toList();
+        List<String> failures = events.stream().filter(e -> e.get("event").equals("device_failure"))
+                .map(e -> e.get("device") + ":" + e.get("kind") + "@" + e.get("failed_at_step")).toList();
+        assertEquals(List.of("3:crash@3", "1:hang@8", "3:crash@14"), failures);
+        List<Map<String, Object>> recovered = events.stream().filter(e -> e.get("event").equals("recovered")).toList();
+        assertEquals(3, recovered.size());
+        assertEquals("initial weights", recovered.get(0).get("from"));
+        assertEquals("checkpoint", recovered.get(1).get("from"));
+        assertTrue(((Number) recovered.get(1).get("seconds")).doubleValue() >= 0);
+        // step lines never repeat: the replayed steps replaced the lost ones
+        List<Object> steps = TrainerTest.metrics(dir.resolve("faulty")).stream().filter(m -> !m.containsKey("event"))
+                .map(m -> m.get("step")).toList();
+        assertEquals(STEPS, steps.size());
+        assertEquals(STEPS, new java.util.HashSet<>(steps).size());
     }
 
     static void copyTree(Path from, Path to) throws Exception {

@@ -151,6 +151,24 @@ final class Keys {
         return List.copyOf(out);
     }
 
+    /** The list of mappings at {@code key} (empty when absent), each checked against {@code valid}. */
+    List<Keys> sections(String key, List<String> valid) {
+        JsonNode v = value(key);
+        if (v == null) return List.of();
+        if (!v.isArray()) throw typeError(key, v, "a list of mappings, like [{" + valid.get(0) + ": ...}]");
+        List<Keys> out = new ArrayList<>();
+        for (int i = 0; i < v.size(); i++) {
+            JsonNode e = v.get(i);
+            if (!e.isObject())
+                throw new InputException(dotted(key) + "[" + i + "] = " + show(e) + " is " + describe(e) + ", not a mapping of keys",
+                        "write each entry as {" + String.join(": ..., ", valid) + ": ...}");
+            Keys k = new Keys(dotted(key) + "[" + i + "]", e);
+            k.allow(valid);
+            out.add(k);
+        }
+        return out;
+    }
+
     /** One of {@code options}, each named in configs by {@code name}. */
     <E> E choice(String key, E def, E[] options, Function<E, String> name) {
         JsonNode v = value(key);

@@ -25,10 +25,10 @@ import java.util.List;
  * component here, a line in {@link #SECTIONS}, {@link #read} and {@link #toYaml}.
  */
 public record RunConfig(PalmConfig model, DataConfig data, TrainConfig train, OptimizerConfig optimizer,
-                        ScheduleConfig schedule, ParallelConfig parallel) {
+                        ScheduleConfig schedule, ParallelConfig parallel, List<FaultConfig> faults) {
 
     /** The top-level sections, in the order toYaml writes them. */
-    public static final List<String> SECTIONS = List.of("model", "data", "train", "optimizer", "schedule", "parallel");
+    public static final List<String> SECTIONS = List.of("model", "data", "train", "optimizer", "schedule", "parallel", "faults");
 
     /** Rules across sections; each section's own rules are checked by its record. */
     public RunConfig {
@@ -44,6 +44,8 @@ public record RunConfig(PalmConfig model, DataConfig data, TrainConfig train, Op
             throw new InputException("train.batch_size = " + train.batchSize() + " is not divisible by train.grad_accum x parallel.data = "
                     + train.gradAccum() + " x " + parallel.data(), "every data rank takes an equal part of each micro-batch");
         if (parallel.model() > 1) new ParamLayout(model, 0, parallel.model()); // its rules: heads, FFN, kv heads divisible
+        faults = List.copyOf(faults);
+        FaultConfig.check(faults, parallel);
     }
 
     /** Reads a config file. */
@@ -98,7 +100,7 @@ public record RunConfig(PalmConfig model, DataConfig data, TrainConfig train, Op
         TrainConfig train = TrainConfig.read(t, cpus);
         PalmConfig model = ModelSection.read(m, vocab != null ? vocab : tokVocab, train.seqLen());
         return new RunConfig(model, data, train, OptimizerConfig.read(o), ScheduleConfig.read(s, train.steps()),
-                ParallelConfig.read(p));
+                ParallelConfig.read(p), FaultConfig.read(root.sections("faults", FaultConfig.KEYS)));
     }
 
     /**
@@ -113,6 +115,7 @@ public record RunConfig(PalmConfig model, DataConfig data, TrainConfig train, Op
         optimizer.write(root.putObject("optimizer"));
         schedule.write(root.putObject("schedule"));
         parallel.write(root.putObject("parallel"));
+        if (!faults.isEmpty()) FaultConfig.write(faults, root.putArray("faults"));
         return "# palm4j run config, resolved: every default filled in (keys: docs/configuration.md)\n"
                 + ConfigYaml.write(root);
     }

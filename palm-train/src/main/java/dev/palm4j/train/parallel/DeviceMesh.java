@@ -34,7 +34,7 @@ public final class DeviceMesh implements AutoCloseable {
 
     public final Spec spec;
     private final SimulatedDevice[] devices;
-    private Collectives[] modelAxes, dataAxes; // per data rank, per model rank
+    private volatile Collectives[] modelAxes, dataAxes; // per data rank, per model rank
 
     public DeviceMesh(Spec spec) {
         this.spec = spec;
@@ -81,14 +81,13 @@ public final class DeviceMesh implements AutoCloseable {
         return dataAxes[dev.modelRank];
     }
 
-    /** {@code dev}'s model axis as the model code sees it. */
+    /** {@code dev}'s model axis as the model code sees it (whichever collectives the mesh has connected now). */
     public ModelGroup modelGroup(SimulatedDevice dev) {
-        Collectives c = modelAxis(dev);
         int rank = dev.modelRank, size = spec.model();
         return new ModelGroup() {
             @Override public int rank() { return rank; }
             @Override public int size() { return size; }
-            @Override public void allReduceSum(float[] buf, int off, int len) { c.allReduce(rank, buf, off, len); }
+            @Override public void allReduceSum(float[] buf, int off, int len) { modelAxis(dev).allReduce(rank, buf, off, len); }
         };
     }
 

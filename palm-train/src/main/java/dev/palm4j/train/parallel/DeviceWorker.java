@@ -115,8 +115,13 @@ public final class DeviceWorker {
         }
     }
 
-    /** Forward and backward over this device's rows of batch {@code position}; gradients reduced; the global norm. */
-    public Backward backward(long position) throws InterruptedException, ExecutionException {
+    /**
+     * Forward and backward over this device's rows of batch {@code position}; gradients reduced;
+     * the global norm. {@code fault} (null for none: "crash" or "hang") makes the device fail
+     * after its backward, while the others reduce gradients: a simulated hardware fault.
+     */
+    public Backward backward(long position, String fault, long step) throws InterruptedException, ExecutionException {
+        pending.clear(); // reductions of a step a failure cut short
         long t0 = System.nanoTime();
         model.zeroGrads();
         commBusy = 0;
@@ -136,6 +141,7 @@ public final class DeviceWorker {
             tokens += l.tokens();
         }
         long t1 = System.nanoTime();
+        if (fault != null) device.fail(fault, step);
         for (Future<?> f : pending) f.get();
         pending.clear();
         long t2 = System.nanoTime();

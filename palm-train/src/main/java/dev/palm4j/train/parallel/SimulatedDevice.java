@@ -96,6 +96,30 @@ public final class SimulatedDevice implements AutoCloseable {
         return "device " + id + " (data " + dataRank + ", model " + modelRank + ")";
     }
 
+    /** A simulated hardware fault: the device's work ends with this (crash) or stops until it is replaced (hang). */
+    public static final class Failure extends RuntimeException {
+        public final int device;
+        public final String kind;
+
+        Failure(int device, String kind, String message) {
+            super(message);
+            this.device = device;
+            this.kind = kind;
+        }
+    }
+
+    /** Fails now, from a task running on this device: {@code "crash"} throws, {@code "hang"} blocks until the device is closed. */
+    public void fail(String kind, long step) {
+        if (kind.equals("hang")) {
+            try {
+                new java.util.concurrent.CountDownLatch(1).await(); // until close() interrupts the thread
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        throw new Failure(id, kind, this + ": injected " + kind + " at step " + step);
+    }
+
     /** Stops the device's threads; a task blocked on it (a hang) is interrupted. */
     @Override
     public void close() {

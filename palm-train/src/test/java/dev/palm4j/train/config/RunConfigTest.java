@@ -87,7 +87,28 @@ class RunConfigTest {
     @Test
     void unknownTopLevelKey() {
         String m = error(MINIMAL + "trian: {steps: 3}\n");
-        assertContains(m, "test.yaml: unknown key trian (did you mean train? valid: model, data, train, optimizer, schedule, parallel)");
+        assertContains(m, "test.yaml: unknown key trian (did you mean train? valid: model, data, train, optimizer, schedule, parallel, faults)");
+    }
+
+    @Test
+    void faultsAreCheckedAgainstTheMesh() {
+        assertContains(error(MINIMAL + "parallel: {data: 2}\nfaults: [{device: 2, step: 3}]\n"),
+                "faults: device 2 does not exist in a mesh of 2 device(s)");
+        assertContains(error(MINIMAL + "faults: [{device: 0, step: 3, kind: hang}]\n"), "a hang on a single device cannot be detected");
+        assertContains(error(MINIMAL + "parallel: {data: 2}\nfaults: [{device: 0, step: 3, kind: melt}]\n"),
+                "faults[0].kind = 'melt' is not one of crash, hang");
+        assertContains(error(MINIMAL + "faults: [{device: 0, steps: 3}]\n"), "unknown key faults[0].steps");
+        assertContains(error(MINIMAL + "faults: {device: 0}\n"), "faults = ", "expected a list of mappings");
+        RunConfig ok = parse(MINIMAL + "parallel: {data: 2}\nfaults: [{device: 1, step: 3, kind: hang}]\n");
+        assertEquals(List.of(new FaultConfig(1, 3, FaultConfig.Kind.HANG)), ok.faults());
+        assertEquals(ok, RunConfig.parse(ok.toYaml(), "resolved", List.of()), "faults survive config.yaml");
+    }
+
+    @Test
+    void linkAndTimeoutKeysAreValidated() {
+        assertContains(error(MINIMAL + "parallel: {timeout_s: 0}\n"), "parallel.timeout_s");
+        assertContains(error(MINIMAL + "parallel: {data_link: {gb_per_s: -1}}\n"), "parallel.data_link.gb_per_s");
+        assertContains(error(MINIMAL + "parallel: {model_link: {latency: 1}}\n"), "unknown key parallel.model_link.latency");
     }
 
     @ParameterizedTest
