@@ -58,7 +58,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         BenchOptions.positive(new int[] {batch}, "--batch");
-        Checkpoints.Loaded l = Checkpoints.loadModel(checkpoint);
+        Checkpoints.Loaded l = CheckpointArg.loadModel(checkpoint);
         var cfg = l.checkpoint().config();
         Evaluation.Result r;
         try (Parallel par = Parallel.of(Runtime.getRuntime().availableProcessors())) {
@@ -73,9 +73,9 @@ final class EvalCommand implements Callable<Integer> {
                             + cfg.vocab(), "evaluate on data prepared with the checkpoint's tokenizer");
                 r = Evaluation.ofShards(model, data, Long.MAX_VALUE);
             } else {
-                if (l.tokenizer() == null) throw new InputException(l.dir() + " holds no palm-tokenizer.json", "use --data instead");
+                Tokenizer tok = CheckpointArg.tokenizer(l, "use --data instead");
                 if (!Files.isRegularFile(source.text)) throw new InputException("no such file: " + source.text, "check the path");
-                int[] ids = Tokenizer.load(l.tokenizer()).encode(Files.readAllBytes(source.text));
+                int[] ids = tok.encode(Files.readAllBytes(source.text));
                 r = Evaluation.ofTokens(model, ids, batch, T);
             }
         }

@@ -1,6 +1,5 @@
 package dev.palm4j.cli;
 
-import dev.palm4j.core.InputException;
 import dev.palm4j.core.generate.Generator;
 import dev.palm4j.core.generate.Sampler;
 import dev.palm4j.core.kernels.Parallel;
@@ -63,10 +62,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Sampler sampler = new Sampler(temperature, topK, topP, seed); // validates the options first
-        Checkpoints.Loaded l = Checkpoints.loadModel(checkpoint);
-        if (l.tokenizer() == null)
-            throw new InputException(l.dir() + " holds no palm-tokenizer.json", "generate needs a checkpoint written by palm train on text data");
-        Tokenizer tok = Tokenizer.load(l.tokenizer());
+        Checkpoints.Loaded l = CheckpointArg.loadModel(checkpoint);
+        Tokenizer tok = CheckpointArg.tokenizer(l, "generate needs a checkpoint written by palm train on text data");
         String text = prompt != null ? prompt : new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
         List<String> stopStrings = stops.stream().map(s -> s.replace("\\n", "\n").replace("\\t", "\t")).toList();
         OutputStream out = System.out;

@@ -39,7 +39,7 @@ final class InfoCommand implements Callable<Integer> {
             run = RunConfig.load(path);
             m = run.model();
         } else {
-            Checkpoints.Loaded l = Checkpoints.loadModel(path);
+            Checkpoints.Loaded l = CheckpointArg.loadModel(path);
             m = l.checkpoint().config();
             out.printf(Locale.ROOT, "checkpoint   %s (step %d)%n", l.dir(), l.checkpoint().step());
         }

@@ -33,8 +33,13 @@ record TrainData(BatchSource train, ShardLoader val, Path tokenizer) {
             return new TrainData(new RandomTokens(cfg.model().vocab(), B, T, seed), null, null);
         Path dir = Path.of(d.source());
         if (!Files.exists(dir.resolve(Prepare.MANIFEST))) {
-            dir = DataCache.ensure(new DataCache.Spec(d.source(), d.vocabSize(), d.specials(), d.valFraction(), d.splitSeed()),
-                    d.cacheDir(), par, log);
+            var spec = new DataCache.Spec(d.source(), d.vocabSize(), d.specials(), d.valFraction(), d.splitSeed());
+            try {
+                dir = DataCache.ensure(spec, d.cacheDir(), par, log);
+            } catch (InputException e) { // say which key the input came from
+                throw new InputException("data.source: " + e.problem(), e.hint() != null ? e.hint()
+                        : "data.source takes kjv, synthetic, random, a text file, a directory, a glob or a prepared directory", e);
+            }
         }
         ShardLoader train = ShardLoader.open(dir, "train", B, T, seed);
         if (train.vocabSize() != cfg.model().vocab())

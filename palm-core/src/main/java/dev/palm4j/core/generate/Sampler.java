@@ -23,7 +23,7 @@ public final class Sampler {
      */
     public Sampler(double temperature, int topK, double topP, long seed) {
         if (!(temperature >= 0) || Double.isInfinite(temperature))
-            throw new InputException("--temperature " + temperature + " must be >= 0", "0 is greedy, 0.7-1.0 is typical");
+            throw new InputException("--temperature " + temperature + " must be a finite number >= 0", "0 is greedy, 0.7-1.0 is typical");
         if (topK < 0) throw new InputException("--top-k " + topK + " must be >= 0", "0 keeps every token");
         if (!(topP > 0 && topP <= 1)) throw new InputException("--top-p " + topP + " must be in (0, 1]", "1 keeps every token");
         this.temperature = temperature;

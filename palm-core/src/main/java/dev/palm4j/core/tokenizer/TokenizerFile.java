@@ -73,7 +73,8 @@ final class TokenizerFile {
             if (Files.size(file) > MAX_FILE_BYTES) throw bad(file, "too large to be a tokenizer file (" + Files.size(file) + " bytes)");
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
-            throw new InputException("tokenizer file " + file + " does not exist");
+            throw new InputException("tokenizer file " + file + " does not exist",
+                    "check the path; palm tokenizer train writes one, and every checkpoint holds its palm-tokenizer.json");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tokenizer " + file + ": " + e.getMessage(), e);
         }

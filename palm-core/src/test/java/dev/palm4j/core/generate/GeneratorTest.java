@@ -77,6 +77,27 @@ class GeneratorTest {
     }
 
     @Test
+    void aTokenizerOfAnotherVocabularyIsRefused() {
+        Tokenizer other = Tokenizer.train(List.of("the quick brown fox, the lazy dog. ".repeat(30).getBytes(StandardCharsets.UTF_8)),
+                Tokenizer.TrainOptions.of(TOK.vocabSize() - 5), PAR);
+        InputException e = assertThrows(InputException.class, () -> new Generator(MODEL, other));
+        assertEquals("the tokenizer has " + other.vocabSize() + " tokens but the model's vocab is " + TOK.vocabSize(), e.problem());
+        assertEquals("use the tokenizer saved with the checkpoint", e.hint());
+    }
+
+    @Test
+    void outOfRangeSamplingValuesAreRefused() {
+        assertTrue(assertThrows(InputException.class, () -> new Sampler(Double.POSITIVE_INFINITY, 0, 1, 0)).problem()
+                .contains("must be a finite number >= 0"));
+        assertTrue(assertThrows(InputException.class, () -> new Sampler(Double.NaN, 0, 1, 0)).problem().contains("--temperature NaN"));
+        assertTrue(assertThrows(InputException.class, () -> new Sampler(1, -1, 1, 0)).problem().contains("--top-k -1"));
+        assertTrue(assertThrows(InputException.class, () -> new Sampler(1, 0, 1.01, 0)).problem().contains("must be in (0, 1]"));
+        assertTrue(assertThrows(InputException.class, () -> new Sampler(1, 0, Double.NaN, 0)).problem().contains("--top-p NaN"));
+        assertTrue(assertThrows(InputException.class, () -> new Generator(MODEL, TOK).generate("and", -1, Sampler.greedy(), List.of(), null))
+                .problem().contains("--max-tokens -1"));
+    }
+
+    @Test
     void samplerRespectsTopKAndTemperature() {
         float[] logits = {0f, 3f, 1f, 2.5f};
         assertEquals(1, Sampler.greedy().sample(logits));

@@ -11,8 +11,11 @@ import dev.palm4j.train.checkpoint.CheckpointState.FileSum;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -45,7 +48,8 @@ import java.util.regex.Pattern;
  * makes a save sleep after each durable step (each file written, the directory renamed,
  * {@code latest} replaced), so a test can {@code kill -9} a training process in the middle of a
  * save; {@link #testHook}, package-private, is called at the same points in-process (throw from
- * it to simulate a failure there).
+ * it to simulate a failure there); {@value #DISK_BYTES_PROPERTY} makes {@code checkpoints/}
+ * behave like a disk of that many bytes, so a write past them fails mid-file as on a full disk.
  */
 public final class Checkpoints {
     private Checkpoints() {}
@@ -57,6 +61,13 @@ public final class Checkpoints {
     /** Milliseconds to sleep after each durable step of a save (crash tests only). */
     public static final String DELAY_PROPERTY = "palm4j.checkpoint.testDelayMs";
 
+    /**
+     * Bytes the {@code checkpoints/} directory may hold (tests only): a checkpoint file write that
+     * would take it past them writes what fits and fails with "No space left on device", as a
+     * full disk does. Unset (the default): no limit but the disk's.
+     */
+    public static final String DISK_BYTES_PROPERTY = "palm4j.checkpoint.testDiskBytes";
+
     /** Called after each durable step of a save with the path just made durable (tests only). */
     interface Hook {
         void after(Path durable) throws IOException;
@@ -67,8 +78,8 @@ public final class Checkpoints {
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{8,19})");
     /** Hidden debris of an interrupted save or delete; never a checkpoint. */
     private static final String TMP = ".tmp-", TRASH = ".trash-";
-    private static final String NOT_WRITTEN_HINT = "the previous checkpoints and 'latest' are unchanged; "
-            + "check free disk space and the run directory";
+    private static final String NOT_WRITTEN_HINT = "the previous checkpoints and 'latest' are unchanged;"
+            + " check free disk space and that the run directory is writable, then --resume continues from the previous checkpoint";
 
     /** What a save did: the new directory, the checkpoints retention deleted, and anything worth a warning. */
     public record Saved(Path dir, List<Path> deleted, List<String> warnings) {}
@@ -172,7 +183,7 @@ public final class Checkpoints {
         Path tmp = dir.resolve(TMP + LATEST + "-" + ProcessHandle.current().pid());
         Files.deleteIfExists(tmp);
         byte[] text = (name + "\n").getBytes(StandardCharsets.US_ASCII);
-        DurableFiles.write(tmp, DurableFiles.bytes(text));
+        DurableFiles.write(tmp, DurableFiles.bytes(text), room(dir));
         DurableFiles.rename(tmp, dir.resolve(LATEST));
         DurableFiles.forceDirectory(dir);
         durable(dir.resolve(LATEST));
@@ -180,8 +191,15 @@ public final class Checkpoints {
 
     /** Writes {@code dir/name} durably and records its sum. */
     private static void writeFile(Path dir, String name, DurableFiles.Body body, Map<String, FileSum> sums) throws IOException {
-        sums.put(name, DurableFiles.write(dir.resolve(name), body));
+        sums.put(name, DurableFiles.write(dir.resolve(name), body, room(dir.getParent())));
         durable(dir.resolve(name));
+    }
+
+    /** Bytes a write into {@code checkpointsDir} may still take: unlimited unless {@value #DISK_BYTES_PROPERTY} is set. */
+    private static long room(Path checkpointsDir) throws IOException {
+        String limit = System.getProperty(DISK_BYTES_PROPERTY);
+        if (limit == null || limit.isBlank()) return Long.MAX_VALUE;
+        return Math.max(0, Long.parseLong(limit.trim()) - DurableFiles.treeBytes(checkpointsDir));
     }
 
     /** The test hooks (see the class comment), run after each durable step. */
@@ -199,9 +217,14 @@ public final class Checkpoints {
         if (h != null) h.after(path);
     }
 
+    /** What went wrong, in words: an I/O error's own message ("No space left on device"), a file error's path and kind. */
     private static String describe(Throwable e) {
         if (e instanceof InputException ie) return ie.problem();
+        if (e instanceof NoSuchFileException f) return "no such file: " + f.getFile();
+        if (e instanceof FileAlreadyExistsException f) return f.getFile() + " already exists";
+        if (e instanceof AccessDeniedException f) return "permission denied: " + f.getFile();
         String m = e.getMessage();
+        if (e instanceof IOException && m != null && !m.isBlank()) return m;
         return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
     }
 
@@ -291,9 +314,9 @@ public final class Checkpoints {
 
     private static Loaded load(Path path, boolean optimizer) throws IOException {
         if (!Files.exists(path))
-            throw new InputException("no checkpoint at " + path, "give a checkpoint directory (RUN/checkpoints/step-N) or a run directory");
+            throw new InputException("no checkpoint at " + path, "give a checkpoint directory, RUN/checkpoints/step-N, or a run directory");
         if (!Files.isDirectory(path))
-            throw new InputException(path + " is a file, not a checkpoint", "give a checkpoint directory (RUN/checkpoints/step-N) or a run directory");
+            throw new InputException(path + " is a file, not a checkpoint", "give a checkpoint directory, RUN/checkpoints/step-N, or a run directory");
         Path leaf = path.getFileName();
         if (Files.isRegularFile(path.resolve(STATE)) || leaf != null && STEP_DIR.matcher(leaf.toString()).matches())
             return loadDir(path, optimizer, List.of());
@@ -378,7 +401,8 @@ public final class Checkpoints {
         FileSum got = DurableFiles.sum(f);
         if (!got.equals(want))
             throw new InputException(f + " is corrupt: state.json records " + want + ", the file has " + got,
-                    "the file changed after it was written (disk error or edit); use an earlier checkpoint");
+                    "it changed after it was written, by a disk error or an edit;"
+                            + " give the run directory to load its newest checkpoint that verifies, or an earlier step-N");
     }
 
     private static Map<String, float[]> readOptimizer(Path file, ParamLayout layout) throws IOException {

@@ -33,8 +33,17 @@ final class DurableFiles {
 
     /** Creates {@code file} (it must not exist), writes it, forces it, returns its length and CRC32C. */
     static FileSum write(Path file, Body body) throws IOException {
+        return write(file, body, Long.MAX_VALUE);
+    }
+
+    /**
+     * Like {@link #write(Path, Body)} on a disk with only {@code room} bytes free: a write past
+     * them stores what fits and fails as a full disk does ("No space left on device"). Tests
+     * use it to stand in for a full disk; production passes {@code Long.MAX_VALUE}.
+     */
+    static FileSum write(Path file, Body body, long room) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            Summing out = new Summing(ch);
+            Summing out = new Summing(ch, room);
             body.write(out);
             ch.force(true);
             return new FileSum(out.bytes, (int) out.crc.getValue());
@@ -95,17 +104,44 @@ final class DurableFiles {
         dev.palm4j.train.FileTree.delete(p);
     }
 
-    /** A channel that sums and counts what passes through it. */
+    /** Sum of the sizes of the regular files under {@code dir} (0 when it does not exist). */
+    static long treeBytes(Path dir) throws IOException {
+        if (!Files.exists(dir)) return 0;
+        long[] total = {0};
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
+                if (a.isRegularFile()) total[0] += a.size();
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) return FileVisitResult.CONTINUE; // deleted meanwhile
+                throw e;
+            }
+        });
+        return total[0];
+    }
+
+    /** A channel that sums and counts what passes through it, and fails past {@code room} bytes. */
     private static final class Summing implements WritableByteChannel {
         final WritableByteChannel ch;
         final CRC32C crc = new CRC32C();
+        final long room;
         long bytes;
 
-        Summing(WritableByteChannel ch) {
+        Summing(WritableByteChannel ch, long room) {
             this.ch = ch;
+            this.room = room;
         }
 
         @Override public int write(ByteBuffer src) throws IOException {
+            if (src.remaining() > room - bytes) { // a full disk: what fits is written, then ENOSPC
+                int fits = (int) Math.max(0, room - bytes);
+                ByteBuffer part = src.duplicate();
+                part.limit(part.position() + fits);
+                while (part.hasRemaining()) ch.write(part);
+                throw new IOException("No space left on device");
+            }
             ByteBuffer seen = src.duplicate();
             int n = ch.write(src);
             seen.limit(seen.position() + n);

@@ -34,7 +34,8 @@ final class ConfigYaml {
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             throw new InputException("config " + source + " is not valid YAML: " + firstLine(e.getOriginalMessage())
-                    + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr()), null, e);
+                    + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr()),
+                    "fix the YAML there: 'key: value' pairs, indented by section, brackets closed, each key once", e);
         } catch (IOException e) {
             throw new UncheckedIOException(e); // reading a String: cannot happen
         }

@@ -59,12 +59,14 @@ public record ShardHeader(int width, int vocabSize, long count) {
         }
         int version = b.getInt(), width = b.getInt(), vocab = b.getInt(), reserved = b.getInt();
         long count = b.getLong();
-        if (version != VERSION) throw new InputException(what + ": shard version " + version + " is not supported (this palm4j reads " + VERSION + ")");
-        if (reserved != 0) throw new InputException(what + ": corrupt shard header (reserved field is " + reserved + ")");
+        if (version != VERSION)
+            throw new InputException(what + ": shard version " + version + " is not supported (this palm4j reads " + VERSION + ")",
+                    "prepare the data again with this palm4j");
+        if (reserved != 0) throw new InputException(what + ": corrupt shard header (reserved field is " + reserved + ")", "prepare the data again");
         try {
             return new ShardHeader(width, vocab, count);
         } catch (InputException e) {
-            throw new InputException(what + ": corrupt shard header: " + e.getMessage());
+            throw new InputException(what + ": corrupt shard header: " + e.getMessage(), "prepare the data again");
         }
     }
 }

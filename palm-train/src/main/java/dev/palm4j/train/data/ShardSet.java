@@ -1,6 +1,8 @@
 package dev.palm4j.train.data;
 
 import dev.palm4j.core.InputException;
+import dev.palm4j.core.io.Json;
+import dev.palm4j.core.io.JsonObject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -38,13 +40,24 @@ public final class ShardSet {
 
     /** Split {@code split} ("train" or "val") of a directory written by {@link Prepare}. */
     public static ShardSet open(Path dir, String split) {
-        if (!Files.isDirectory(dir)) throw new InputException("prepared data directory " + dir + " does not exist");
+        if (!Files.isDirectory(dir)) throw new InputException("prepared data directory " + dir + " does not exist", "check the path; palm prepare writes one");
         if (!Files.exists(dir.resolve(Prepare.MANIFEST))) {
             throw new InputException(dir + " is not a complete prepared dataset (no " + Prepare.MANIFEST + "): prepare it again");
         }
         List<Path> files = files(dir, split);
         if (files.isEmpty()) throw new InputException(dir + " has no " + split + " shards (" + split + "-*.bin)");
-        return open(files);
+        ShardSet set = open(files);
+        Path manifest = dir.resolve(Prepare.MANIFEST);
+        int vocab;
+        try {
+            vocab = JsonObject.of(Json.parse(Files.readAllBytes(manifest), manifest.toString()), manifest.toString()).intValue("vocab_size");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + manifest + ": " + e.getMessage(), e);
+        }
+        if (set.vocabSize() != vocab) // a damaged header would otherwise blame the model's vocab
+            throw new InputException(set.shards().get(0).path() + " has a corrupt header: it says vocab size " + set.vocabSize()
+                    + " but " + manifest + " says " + vocab, "prepare the data again");
+        return set;
     }
 
     /** Whether {@code dir} has shards of {@code split}. */

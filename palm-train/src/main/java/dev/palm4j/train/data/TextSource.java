@@ -23,13 +23,16 @@ public record TextSource(String spec, List<Path> files) {
         files = List.copyOf(files);
     }
 
+    private static final String CHECK_PATH = "check the path: give a text file, a directory of them or a glob such as 'texts/*.txt'";
+
     /** Resolves {@code spec}; an input that is missing, matches nothing or is empty is an {@link InputException}. */
     public static TextSource of(String spec) {
-        if (spec == null || spec.isBlank()) throw new InputException("no input given: name a file, a directory or a glob");
+        if (spec == null || spec.isBlank()) throw new InputException("no input given", "name a text file, a directory or a glob");
         List<Path> files = isGlob(spec) ? glob(spec) : list(Path.of(spec));
         TextSource s = new TextSource(spec, files);
         if (s.totalBytes() == 0) {
-            throw new InputException("input " + spec + " is empty (" + files.size() + " file" + (files.size() == 1 ? "" : "s") + ", 0 bytes)");
+            throw new InputException("input " + spec + " is empty (" + files.size() + " file" + (files.size() == 1 ? "" : "s") + ", 0 bytes)",
+                    "give text to train on: a tokenizer and a model need at least a few kilobytes");
         }
         return s;
     }
@@ -75,9 +78,9 @@ public record TextSource(String spec, List<Path> files) {
 
     private static List<Path> list(Path path) {
         if (Files.isRegularFile(path)) return List.of(path);
-        if (!Files.isDirectory(path)) throw new InputException("input " + path + " does not exist");
+        if (!Files.isDirectory(path)) throw new InputException("input " + path + " does not exist", CHECK_PATH);
         List<Path> files = walk(path, p -> true);
-        if (files.isEmpty()) throw new InputException("input directory " + path + " holds no files");
+        if (files.isEmpty()) throw new InputException("input directory " + path + " holds no files", "put text files in it (hidden files are skipped)");
         return files;
     }
 
@@ -88,10 +91,10 @@ public record TextSource(String spec, List<Path> files) {
         int slash = spec.lastIndexOf('/', wild);
         Path base = slash < 0 ? Path.of(".") : Path.of(slash == 0 ? "/" : spec.substring(0, slash));
         String pattern = spec.substring(slash + 1);
-        if (!Files.isDirectory(base)) throw new InputException("input " + spec + ": directory " + base + " does not exist");
+        if (!Files.isDirectory(base)) throw new InputException("input " + spec + ": directory " + base + " does not exist", CHECK_PATH);
         PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + pattern);
         List<Path> files = walk(base, p -> m.matches(base.relativize(p)));
-        if (files.isEmpty()) throw new InputException("no files match " + spec);
+        if (files.isEmpty()) throw new InputException("no files match " + spec, "check the pattern; '**' matches across directories");
         return files;
     }
 

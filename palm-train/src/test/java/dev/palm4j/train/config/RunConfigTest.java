@@ -223,7 +223,7 @@ class RunConfigTest {
         assertContains(assertThrows(InputException.class, () -> RunConfig.load(dir)).getMessage(), "config " + dir + " is a directory");
         Path bad = Files.writeString(dir.resolve("bad.yaml"), "model: {vocab: [256\ntrain: 3\n");
         assertContains(assertThrows(InputException.class, () -> RunConfig.load(bad)).getMessage(),
-                "config " + bad + " is not valid YAML: ", "at line");
+                "config " + bad + " is not valid YAML: ", "at line", "(fix the YAML there");
         Path text = Files.writeString(dir.resolve("text.yaml"), "just some words\n");
         assertContains(assertThrows(InputException.class, () -> RunConfig.load(text)).getMessage(),
                 "config " + text + " is not a YAML mapping of sections (it is 'just some words')");

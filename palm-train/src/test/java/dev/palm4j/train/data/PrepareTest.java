@@ -165,4 +165,19 @@ class PrepareTest {
         assertEquals(tok.vocabSize(), l.vocabSize());
         for (int id : l.batch(3)) assertTrue(id >= 0 && id < tok.vocabSize());
     }
+
+    /** A damaged vocab field in a shard header is reported as the shard's fault, not the model's. */
+    @Test
+    void aShardHeaderThatDisagreesWithTheManifestIsRefused() throws IOException {
+        Path out = dir.resolve("damaged");
+        Prepare.prepare(TextSource.of(dir.resolve("text")), tok, out, 0.1);
+        Path shard = out.resolve("train-00000.bin");
+        byte[] b = Files.readAllBytes(shard);
+        b[17] ^= 1; // vocab size, little-endian at offset 16: +- 256
+        Files.write(shard, b);
+        InputException e = assertThrows(InputException.class, () -> ShardLoader.open(out, "train", 4, 32, 0));
+        assertTrue(e.problem().startsWith(shard + " has a corrupt header: it says vocab size " + (tok.vocabSize() ^ 256)), e.problem());
+        assertTrue(e.problem().endsWith("dataset.json says " + tok.vocabSize()), e.problem());
+        assertEquals("prepare the data again", e.hint());
+    }
 }
