@@ -104,6 +104,7 @@ public final class Trainer implements AutoCloseable {
     private final double peakGflops;
     private MetricsLog metrics;
     private int recoveries;
+    private final java.util.ArrayDeque<Double> recentLosses = new java.util.ArrayDeque<>();
     private final java.util.Set<FaultConfig> firedFaults = new java.util.HashSet<>();
     private long step, dataPosition;
     private int badSteps;
@@ -132,7 +133,7 @@ public final class Trainer implements AutoCloseable {
         }
         this.schedule = schedule(cfg.schedule());
         long keepUpTo = 0;
-        if (restoring) keepUpTo = restore();
+        if (restoring) keepUpTo = restore(opt.runDir());
         else if (opt.resume()) this.listener.onMessage("no checkpoint in " + opt.runDir() + " yet: starting it again from step 0");
         else if (opt.initFrom() != null) initFrom(opt.initFrom());
         this.peakGflops = opt.peakGflops() > 0 ? opt.peakGflops() : FmaPeak.measure(threads, 5, 2.0).gflops();
@@ -307,13 +308,9 @@ public final class Trainer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        if (restored) restore();
+        if (restored) restore(opt.runDir());
         else {
-            Map<String, float[]> zeros = new LinkedHashMap<>();
-            for (String name : workers[0].optimizerStateNames()) zeros.put(name, new float[fullLayout.size()]);
-            load(new PalmModel(cfg.model(), Parallel.SERIAL, cfg.train().seed()).params(), zeros);
-            step = 0;
-            dataPosition = 0;
+            restoreInitial();
         }
         metrics.close();
         metrics = MetricsLog.open(opt.runDir(), step);
@@ -346,11 +343,11 @@ public final class Trainer implements AutoCloseable {
         };
     }
 
-    // Loads the newest valid checkpoint of the run directory; returns its step.
-    private long restore() {
+    // Loads a checkpoint (or the newest valid one of a run directory); returns its step.
+    private long restore(Path path) {
         Checkpoints.Loaded l;
         try {
-            l = Checkpoints.load(opt.runDir());
+            l = Checkpoints.load(path);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -391,6 +388,15 @@ public final class Trainer implements AutoCloseable {
         }, false);
     }
 
+    // back to step 0: the seed's initial weights, a zero optimizer state, the first batch
+    private void restoreInitial() {
+        Map<String, float[]> zeros = new LinkedHashMap<>();
+        for (String name : workers[0].optimizerStateNames()) zeros.put(name, new float[fullLayout.size()]);
+        load(new PalmModel(cfg.model(), Parallel.SERIAL, cfg.train().seed()).params(), zeros);
+        step = 0;
+        dataPosition = 0;
+    }
+
     private void requireSameModel(PalmConfig saved, Path where) {
         if (!saved.equals(cfg.model()))
             throw new InputException("the checkpoint " + where + " holds a different model (" + saved + ") than the config ("
@@ -425,6 +431,7 @@ public final class Trainer implements AutoCloseable {
                 continue;
             }
             long k = last.step();
+            if (spikeRollback(last)) continue;
             Map<String, Object> line = new LinkedHashMap<>();
             line.put("step", k);
             line.put("loss", finiteOrNull(last.loss()));
@@ -466,6 +473,56 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
+     * PaLM's loss-spike rule ({@code spikes:}): a step whose loss passes factor x the median of
+     * the recent ones rolls the run back to a checkpoint about rollback_steps earlier, skips
+     * skip_batches batches from there, and drops the abandoned checkpoints and metric lines.
+     * Returns whether it rolled back (the step is then not logged).
+     */
+    private boolean spikeRollback(StepMetrics m) {
+        var sp = cfg.spikes();
+        if (!sp.enabled() || m.skipped()) return false;
+        double median = Double.NaN;
+        if (recentLosses.size() >= Math.max(2, sp.window() / 2)) {
+            double[] sorted = recentLosses.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            int n = sorted.length;
+            median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        }
+        if (!(m.loss() > sp.factor() * median)) {
+            recentLosses.addLast(m.loss());
+            if (recentLosses.size() > sp.window()) recentLosses.removeFirst();
+            return false;
+        }
+        long spikeStep = m.step();
+        Path to = null;
+        try {
+            List<Path> saved = Checkpoints.list(opt.runDir());
+            for (Path p : saved) if (Checkpoints.step(p) <= spikeStep - sp.rollbackSteps()) to = p; // newest far enough back
+            if (to == null && !saved.isEmpty() && Checkpoints.step(saved.get(0)) < spikeStep) to = saved.get(0); // else the oldest
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (to != null) restore(to);
+        else {
+            restoreInitial();
+        }
+        try {
+            Checkpoints.discardAfter(opt.runDir(), step);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        dataPosition += sp.skipBatches();
+        recentLosses.clear();
+        metrics.close();
+        metrics = MetricsLog.open(opt.runDir(), step);
+        metrics.write(event("rollback", fields("spike_step", spikeStep, "loss", m.loss(), "median", median,
+                "to_step", step, "skipped_batches", sp.skipBatches(), "data_position", dataPosition)));
+        listener.onMessage(String.format(java.util.Locale.ROOT,
+                "loss spike at step %d: %.4f > %.1f x median %.4f; rolled back to step %d and skipped %d batches",
+                spikeStep, m.loss(), sp.factor(), median, step, sp.skipBatches()));
+        return true;
+    }
+
+    /**
      * Asks {@link #run} to stop after the step in progress, writing a checkpoint first (Ctrl-C
      * or SIGTERM in the CLI). Safe to call from any thread; a resumed run continues bitwise.
      */
@@ -484,8 +541,12 @@ public final class Trainer implements AutoCloseable {
         long t0 = System.nanoTime();
         long k = step + 1, position = dataPosition;
         String[] faults = new String[mesh.size()];
-        for (FaultConfig f : cfg.faults())
-            if (f.step() == k && firedFaults.add(f)) faults[f.device()] = f.kind().name().toLowerCase(java.util.Locale.ROOT);
+        for (FaultConfig f : cfg.faults()) {
+            if (f.step() != k || !firedFaults.add(f)) continue;
+            String kind = f.kind().name().toLowerCase(java.util.Locale.ROOT);
+            if (f.onDevice()) faults[f.device()] = kind;
+            else java.util.Arrays.fill(faults, kind);
+        }
         List<DeviceWorker.Backward> r = onEveryDevice(w -> w.backward(position, faults[w.device.id], k), false);
         dataPosition++;
         // every data rank's share, from its model rank 0 (the model ranks of a replica agree), in rank order

@@ -155,6 +155,44 @@ class MeshTrainingTest {
         assertEquals(STEPS, new java.util.HashSet<>(steps).size());
     }
 
+    @Test
+    void aNanStepIsSkippedAndARunOfThemStops(@TempDir Path dir) throws Exception {
+        Run r = trainWith(dir.resolve("nan"), 8, false, "faults: [{step: 5, kind: nan}]\n");
+        var lines = TrainerTest.metrics(dir.resolve("nan"));
+        assertTrue(lines.stream().anyMatch(m -> "skipped_step".equals(m.get("event")) && ((Number) m.get("step")).longValue() == 5),
+                "the NaN step is logged as skipped");
+        assertTrue(r.steps.get(4).skipped() && !r.steps.get(3).skipped() && !r.steps.get(5).skipped());
+        for (float w : r.weights) assertTrue(Float.isFinite(w), "no NaN reached the weights");
+        StringBuilder many = new StringBuilder("faults:\n");
+        for (int k = 3; k < 3 + Trainer.MAX_BAD_STEPS; k++) many.append("  - {step: ").append(k).append(", kind: nan}\n");
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.palm4j.core.InputException.class,
+                () -> trainWith(dir.resolve("diverged"), 20, false, many.toString()));
+        assertTrue(e.getMessage().contains("training diverged: " + Trainer.MAX_BAD_STEPS + " steps in a row"), e.getMessage());
+    }
+
+    @Test
+    void aLossSpikeRollsBackToAnEarlierCheckpointAndSkipsBatches(@TempDir Path dir) throws Exception {
+        String yaml = """
+                spikes: {factor: 1.5, window: 6, rollback_steps: 5, skip_batches: 3}
+                faults: [{step: 15, kind: spike}]
+                """;
+        Run r = trainWith(dir.resolve("spike"), STEPS, false, yaml, "train.checkpoint_interval=4", "train.keep_checkpoints=10");
+        var lines = TrainerTest.metrics(dir.resolve("spike"));
+        var rollback = lines.stream().filter(m -> "rollback".equals(m.get("event"))).toList();
+        assertEquals(1, rollback.size(), lines.toString());
+        assertEquals(15L, ((Number) rollback.get(0).get("spike_step")).longValue());
+        assertEquals(8L, ((Number) rollback.get(0).get("to_step")).longValue(), "the newest checkpoint at least 5 steps back");
+        assertEquals(8L + 3, ((Number) rollback.get(0).get("data_position")).longValue(), "3 batches skipped");
+        List<Object> steps = lines.stream().filter(m -> !m.containsKey("event")).map(m -> m.get("step")).toList();
+        assertEquals(STEPS, new java.util.HashSet<>(steps).size(), "no step line repeats");
+        assertEquals(STEPS, steps.size());
+        assertTrue(r.losses.stream().allMatch(l -> l < 8), "the spiked step is not among the logged ones: " + r.losses);
+        // the checkpoints of the abandoned stretch (step 12) were replaced by the replayed ones
+        var state = dev.palm4j.train.checkpoint.Checkpoints.load(dir.resolve("spike"));
+        assertEquals(STEPS, state.checkpoint().step());
+        assertEquals(STEPS + 3, state.checkpoint().dataPosition());
+    }
+
     static void copyTree(Path from, Path to) throws Exception {
         try (var files = Files.walk(from)) {
             for (Path p : (Iterable<Path>) files::iterator) Files.copy(p, to.resolve(from.relativize(p).toString()));

@@ -306,6 +306,28 @@ public final class Checkpoints {
         return load(path, false);
     }
 
+    /** The step a checkpoint directory's name says ({@code step-00000120} is 120). */
+    public static long step(Path checkpointDir) {
+        return stepOf(checkpointDir);
+    }
+
+    /**
+     * Deletes the checkpoints after {@code step} (a rollback abandons them: a later --resume must
+     * not pick them) and points {@code latest} at the newest one left.
+     */
+    public static void discardAfter(Path runDir, long step) throws IOException {
+        Path dir = runDir.resolve(DIR);
+        if (!Files.isDirectory(dir)) return;
+        List<Path> all = stepDirs(dir);
+        Path keep = null;
+        for (Path p : all) {
+            if (stepOf(p) <= step) keep = p;
+        }
+        if (keep != null) writeLatest(dir, keep.getFileName().toString());
+        else Files.deleteIfExists(dir.resolve(LATEST));
+        for (Path p : all) if (stepOf(p) > step) DurableFiles.deleteTree(p);
+    }
+
     /** Checkpoint directories of a run directory (or its {@code checkpoints/}), oldest first; not verified. */
     public static List<Path> list(Path runDir) throws IOException {
         Path dir = Files.isDirectory(runDir.resolve(DIR)) ? runDir.resolve(DIR) : runDir;

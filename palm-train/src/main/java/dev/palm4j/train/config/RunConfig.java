@@ -25,10 +25,11 @@ import java.util.List;
  * component here, a line in {@link #SECTIONS}, {@link #read} and {@link #toYaml}.
  */
 public record RunConfig(PalmConfig model, DataConfig data, TrainConfig train, OptimizerConfig optimizer,
-                        ScheduleConfig schedule, ParallelConfig parallel, List<FaultConfig> faults) {
+                        ScheduleConfig schedule, ParallelConfig parallel, List<FaultConfig> faults,
+                        SpikeConfig spikes) {
 
     /** The top-level sections, in the order toYaml writes them. */
-    public static final List<String> SECTIONS = List.of("model", "data", "train", "optimizer", "schedule", "parallel", "faults");
+    public static final List<String> SECTIONS = List.of("model", "data", "train", "optimizer", "schedule", "parallel", "faults", "spikes");
 
     /** Rules across sections; each section's own rules are checked by its record. */
     public RunConfig {
@@ -100,7 +101,8 @@ public record RunConfig(PalmConfig model, DataConfig data, TrainConfig train, Op
         TrainConfig train = TrainConfig.read(t, cpus);
         PalmConfig model = ModelSection.read(m, vocab != null ? vocab : tokVocab, train.seqLen());
         return new RunConfig(model, data, train, OptimizerConfig.read(o), ScheduleConfig.read(s, train.steps()),
-                ParallelConfig.read(p), FaultConfig.read(root.sections("faults", FaultConfig.KEYS)));
+                ParallelConfig.read(p), FaultConfig.read(root.sections("faults", FaultConfig.KEYS)),
+                SpikeConfig.read(root.section("spikes", SpikeConfig.KEYS)));
     }
 
     /**
@@ -116,6 +118,7 @@ public record RunConfig(PalmConfig model, DataConfig data, TrainConfig train, Op
         schedule.write(root.putObject("schedule"));
         parallel.write(root.putObject("parallel"));
         if (!faults.isEmpty()) FaultConfig.write(faults, root.putArray("faults"));
+        spikes.write(root.putObject("spikes"));
         return "# palm4j run config, resolved: every default filled in (keys: docs/configuration.md)\n"
                 + ConfigYaml.write(root);
     }

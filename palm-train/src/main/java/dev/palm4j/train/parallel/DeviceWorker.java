@@ -117,8 +117,9 @@ public final class DeviceWorker {
 
     /**
      * Forward and backward over this device's rows of batch {@code position}; gradients reduced;
-     * the global norm. {@code fault} (null for none: "crash" or "hang") makes the device fail
-     * after its backward, while the others reduce gradients: a simulated hardware fault.
+     * the global norm. {@code fault} (null for none) injects a fault: "crash" or "hang" make the
+     * device fail after its backward, while the others reduce gradients (simulated hardware);
+     * "nan" makes the gradients NaN; "spike" trains on random tokens instead of the batch.
      */
     public Backward backward(long position, String fault, long step) throws InterruptedException, ExecutionException {
         pending.clear(); // reductions of a step a failure cut short
@@ -127,11 +128,15 @@ public final class DeviceWorker {
         commBusy = 0;
         double loss = 0, ce = 0;
         long tokens = 0;
-        float gradScale = 1f / ((float) B * T);
+        float gradScale = "nan".equals(fault) ? Float.NaN : 1f / ((float) B * T);
         int micro = rows.length / (T + 1);
         for (int m = 0; m < accum; m++) {
             // micro-batch m of the step, this data rank's rows of it: the rows the 1x1 run uses, split
             train.fill(position, m * dataRanks + device.dataRank, accum * dataRanks, rows);
+            if ("spike".equals(fault)) {
+                java.util.SplittableRandom garbage = new java.util.SplittableRandom(position * 31 + m);
+                for (int i = 0; i < rows.length; i++) rows[i] = garbage.nextInt(model.config.vocab());
+            }
             BatchSource.split(rows, micro, T, inputs, targets);
             boolean last = m == accum - 1;
             PalmModel.Loss l = model.forwardBackward(inputs, targets, micro, T, gradScale,
@@ -141,7 +146,7 @@ public final class DeviceWorker {
             tokens += l.tokens();
         }
         long t1 = System.nanoTime();
-        if (fault != null) device.fail(fault, step);
+        if ("crash".equals(fault) || "hang".equals(fault)) device.fail(fault, step);
         for (Future<?> f : pending) f.get();
         pending.clear();
         long t2 = System.nanoTime();

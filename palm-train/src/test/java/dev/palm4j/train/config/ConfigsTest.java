@@ -39,7 +39,7 @@ class ConfigsTest {
     void everyKeyIsDocumented() throws IOException {
         String doc = Files.readString(Path.of("..", "docs", "configuration.md"));
         List<List<String>> keys = List.of(ModelSection.KEYS, DataConfig.KEYS, TrainConfig.KEYS, OptimizerConfig.KEYS,
-                ScheduleConfig.KEYS, ParallelConfig.KEYS, FaultConfig.KEYS);
+                ScheduleConfig.KEYS, ParallelConfig.KEYS, FaultConfig.KEYS, SpikeConfig.KEYS);
         for (int i = 0; i < keys.size(); i++) {
             String section = RunConfig.SECTIONS.get(i);
             int at = doc.indexOf("## `" + section + "`");
