@@ -87,7 +87,7 @@ class RunConfigTest {
     @Test
     void unknownTopLevelKey() {
         String m = error(MINIMAL + "trian: {steps: 3}\n");
-        assertContains(m, "test.yaml: unknown key trian (did you mean train? valid: model, data, train, optimizer, schedule, parallel, faults)");
+        assertContains(m, "test.yaml: unknown key trian (did you mean train? valid: model, data, train, optimizer, schedule, parallel, faults, spikes)");
     }
 
     @Test
