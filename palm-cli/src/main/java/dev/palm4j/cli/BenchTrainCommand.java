@@ -67,6 +67,16 @@ final class BenchTrainCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "step %.1f ms (median of %d quiet steps%s) | %.0f tokens/s | %.2f GFLOP/s | MFU %.1f%% of %.0f GFLOP/s peak%n",
                 r.stepMs(), r.timedSteps(), r.discarded() > 0 ? ", " + r.discarded() + " noisy discarded" : "",
                 r.tokensPerSecond(), r.flopsPerToken() * r.tokensPerSecond() / 1e9, 100 * r.mfu(), r.peakGflops());
+        System.out.printf(Locale.ROOT, "where a step goes (device 0, mean over %d steps; ms):%n", r.timedSteps() + r.discarded());
+        System.out.printf(Locale.ROOT, "  %-46s %9s %9s %7s%n", "kernel", "forward", "backward", "share");
+        double step = r.kernelMs().values().stream().mapToDouble(x -> x[0] + x[1]).sum() + r.otherMs();
+        for (var e : r.kernelMs().entrySet()) {
+            double[] ms = e.getValue();
+            System.out.printf(Locale.ROOT, "  %-46s %9.1f %9.1f %6.1f%%%n", e.getKey().description, ms[0], ms[1], 100 * (ms[0] + ms[1]) / step);
+        }
+        System.out.printf(Locale.ROOT, "  %-46s %19.1f %6.1f%%%n", "clipping, optimizer, collectives, dispatch", r.otherMs(), 100 * r.otherMs() / step);
+        System.out.printf(Locale.ROOT, "allocated %.2f MB per step; GC: %d collections, %d ms during the timed steps%n",
+                r.allocatedMbPerStep(), r.gcCount(), r.gcMs());
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("config", config.toString());
@@ -78,6 +88,13 @@ final class BenchTrainCommand implements Callable<Integer> {
             m.put("timed_steps", r.timedSteps());
             m.put("threads", t.threads());
             m.put("vector_bits", Simd.bits());
+            Map<String, Object> k = new LinkedHashMap<>();
+            for (var e : r.kernelMs().entrySet())
+                k.put(e.getKey().name().toLowerCase(Locale.ROOT), List.of(e.getValue()[0], e.getValue()[1]));
+            k.put("other", r.otherMs());
+            m.put("kernel_ms", k);
+            m.put("allocated_mb_per_step", r.allocatedMbPerStep());
+            m.put("gc_count", r.gcCount());
             System.out.println(BenchOptions.json(m));
         }
         return 0;

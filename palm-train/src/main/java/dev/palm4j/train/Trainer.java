@@ -672,6 +672,14 @@ public final class Trainer implements AutoCloseable {
         return m;
     }
 
+    /** Times device 0's kernels into {@code p} from now on (null stops): {@code palm bench train}'s breakdown. */
+    public void profile(dev.palm4j.core.model.KernelProfile p) {
+        onEveryDevice(w -> {
+            if (w.device.id == 0) w.model.profile(p);
+            return null;
+        }, false);
+    }
+
     /** The mesh the run trains on. */
     public DeviceMesh mesh() {
         return mesh;
