@@ -175,26 +175,31 @@ public final class Gemm {
     // A block rows ic..ic+mc, depth pc..pc+kc -> dst as MR-tall slivers (kc, MR), zero-padded.
     private static void packA(boolean transA, float[] a, int aOff, int lda, int ic, int mc, int pc, int kc,
                               float[] dst) {
+        if (transA) {
+            // A stored (K,M): row p of the block is mc contiguous values, read once for every
+            // sliver (walking one sliver at a time would touch a new page per value of p).
+            int full = mc / MR * MR;
+            for (int p = 0; p < kc; p++) {
+                int src = aOff + (pc + p) * lda + ic, d = p * MR;
+                for (int ir = 0; ir < full; ir += MR, d += MR * kc) System.arraycopy(a, src + ir, dst, d, MR);
+                if (full < mc) {
+                    for (int i = 0; i < MR; i++) dst[d + i] = full + i < mc ? a[src + full + i] : 0f;
+                }
+            }
+            return;
+        }
         int d = 0;
         for (int ir = 0; ir < mc; ir += MR) {
             int h = Math.min(MR, mc - ir);
-            if (transA) {
-                // A stored (K,M): the MR values of one k are contiguous.
-                for (int p = 0; p < kc; p++, d += MR) {
-                    int src = aOff + (pc + p) * lda + ic + ir;
-                    for (int i = 0; i < MR; i++) dst[d + i] = i < h ? a[src + i] : 0f;
+            for (int i = 0; i < MR; i++) {
+                if (i < h) {
+                    int src = aOff + (ic + ir + i) * lda + pc;
+                    for (int p = 0; p < kc; p++) dst[d + p * MR + i] = a[src + p];
+                } else {
+                    for (int p = 0; p < kc; p++) dst[d + p * MR + i] = 0f;
                 }
-            } else {
-                for (int i = 0; i < MR; i++) {
-                    if (i < h) {
-                        int src = aOff + (ic + ir + i) * lda + pc;
-                        for (int p = 0; p < kc; p++) dst[d + p * MR + i] = a[src + p];
-                    } else {
-                        for (int p = 0; p < kc; p++) dst[d + p * MR + i] = 0f;
-                    }
-                }
-                d += kc * MR;
             }
+            d += kc * MR;
         }
     }
 
