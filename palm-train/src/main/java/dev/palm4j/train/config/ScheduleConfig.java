@@ -49,7 +49,8 @@ public record ScheduleConfig(Kind kind, double lr, int warmupSteps, int totalSte
             Check.atLeast("schedule.total_steps", totalSteps, 1);
             if (warmupSteps > totalSteps)
                 throw new InputException("schedule.warmup_steps = " + warmupSteps + " exceeds schedule.total_steps = "
-                        + totalSteps, "the cosine starts after the warmup and ends at total_steps");
+                        + totalSteps, "the cosine starts after the warmup and ends at total_steps, which defaults to train.steps (and --steps):"
+                        + " set schedule.total_steps or lower schedule.warmup_steps");
             Check.range("schedule.min_lr", minLr, 0, lr, false);
         } else {
             Check.unset("schedule.total_steps", totalSteps, why);
