@@ -39,7 +39,8 @@ import java.util.Set;
 public final class MpiCommunicator implements Communicator {
     /** Floats per MPI call of all-reduce and broadcast: 16 MB of staging at most. */
     static final int CHUNK = 1 << 22;
-    static final int MPI_THREAD_SERIALIZED = 2, MPI_THREAD_MULTIPLE = 3;
+    /** Thread support levels of {@link #threadLevel}. */
+    public static final int MPI_THREAD_SERIALIZED = 2, MPI_THREAD_MULTIPLE = 3;
     private static final long IN_PLACE = 1;   // Open MPI's MPI_IN_PLACE is (void *) 1
     private static final int RTLD_NOW = 0x2, RTLD_GLOBAL = 0x100;
     private static final int COMM_TYPE_SHARED = 0; // MPI_COMM_TYPE_SHARED
