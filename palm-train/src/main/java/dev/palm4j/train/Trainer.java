@@ -816,8 +816,8 @@ public final class Trainer implements AutoCloseable {
             w.saveOptimizer(fullLayout, optimizerState);
             return null;
         }, false);
-        if (!mesh.dataAxisInProcess()) // the gather is no step's communication
-            for (int i = 0; i < mesh.size(); i++) mesh.takeTraffic(mesh.device(i));
+        if (!mesh.dataAxisInProcess()) // the data-axis gather is no step's communication
+            for (int i = 0; i < mesh.size(); i++) mesh.dataAxis(mesh.device(i)).takeTraffic();
         if (!leader) return;
         Checkpoint c = new Checkpoint(cfg.model(), params, optimizerState, step, dataPosition,
                 new long[] {cfg.train().seed()}, state, m);
