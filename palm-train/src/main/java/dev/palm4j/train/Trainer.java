@@ -81,7 +81,8 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * What the run will do and cost, reported before the first step. Memory is per device (the
-     * largest device's, by category); {@code deviceMemory} lists every device's.
+     * largest device's, by category); {@code deviceMemory} lists every device's, of this process.
+     * {@code threads} are this process's kernel threads, shared by its devices.
      */
     public record Plan(RunConfig config, long startStep, long totalSteps, long parameters, long paramBytes,
                        long gradBytes, long optimizerBytes, long activationBytes, int threads, double peakGflops,
@@ -137,8 +138,7 @@ public final class Trainer implements AutoCloseable {
                 throw new InputException("the processes of this run compute with different vector widths (" + (int) bits[0] + " and "
                         + Simd.bits() + " bits)", "give every host the same width: PALM_JAVA_OPTS=-Dpalm4j.vector.bits=256");
         requireHeap(cfg);
-        // over MPI train.threads is each host's budget, shared by the ranks mpirun put there
-        int threads = world == null ? cfg.train().threads() : Math.max(1, cfg.train().threads() / MpiCommunicator.localSize());
+        int threads = world == null ? cfg.train().threads() : mpiThreads(cfg.train().threads());
         this.par = Parallel.of(threads);
         boolean restoring = fromLeader(leader && RunDirectory.prepare(opt.runDir(), opt.resume()));
         this.data = openData();
@@ -186,6 +186,31 @@ public final class Trainer implements AutoCloseable {
                     ? " (MPI_THREAD_MULTIPLE: every model rank reduces over its own communicator at once)" : " (MPI_THREAD_SERIALIZED)"),
                     "use an Open MPI built with thread support (Debian's is)" + (p.model() > 1 ? ", or parallel.model = 1" : ""));
         return world;
+    }
+
+    /**
+     * Kernel threads of one process over MPI: {@code train.threads}, at most this process's share
+     * of its host: the CPUs mpirun bound it to (by default a core each for up to 2 processes, a
+     * socket beyond), or, unbound, the host's CPUs divided among the job's processes on it.
+     */
+    static int mpiThreads(int configured) {
+        int mine = Runtime.getRuntime().availableProcessors(), host = onlineCpus(mine);
+        int share = mine < host ? mine : mine / MpiCommunicator.localSize();
+        return Math.max(1, Math.min(configured, share));
+    }
+
+    // CPUs online on this host (Linux: /sys/devices/system/cpu/online, as "0-3,8-11"); else fallback
+    private static int onlineCpus(int fallback) {
+        try {
+            int n = 0;
+            for (String range : java.nio.file.Files.readString(Path.of("/sys/devices/system/cpu/online")).trim().split(",")) {
+                String[] ab = range.split("-");
+                n += ab.length == 1 ? 1 : Integer.parseInt(ab[1]) - Integer.parseInt(ab[0]) + 1;
+            }
+            return n;
+        } catch (IOException | RuntimeException e) {
+            return fallback;
+        }
     }
 
     // The leader's value of a flag, on every process.
@@ -562,7 +587,7 @@ public final class Trainer implements AutoCloseable {
             for (SimulatedDevice.Memory k : SimulatedDevice.Memory.values()) most[k.ordinal()] = Math.max(most[k.ordinal()], m.get(k));
         }
         return new Plan(cfg, step, cfg.train().steps(), cfg.model().parameterCount(), most[0], most[1], most[2], most[3],
-                cfg.train().threads(), peakGflops, cfg.model().flopsPerToken(cfg.train().seqLen()), data.val() != null,
+                par.width(), peakGflops, cfg.model().flopsPerToken(cfg.train().seqLen()), data.val() != null,
                 List.copyOf(mem));
     }
 
