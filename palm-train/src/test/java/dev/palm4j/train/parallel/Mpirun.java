@@ -65,7 +65,8 @@ public final class Mpirun {
 
     /** mpirun with several application contexts joined by ':' (MPMD: each its own arguments). */
     public static Result runMpmd(Path log, long timeoutSeconds, List<List<String>> apps) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(mpirun(), "--allow-run-as-root", "--oversubscribe",
+        // by name, not path: mpirun given as /bin/mpirun takes "/" for its installation prefix
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--allow-run-as-root", "--oversubscribe",
                 // shared memory only (no network probing), and no single-copy mechanism: CMA needs
                 // ptrace rights that containers often withhold
                 "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none"));
