@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -16,8 +16,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * to the in-process ring's ({@link MpiCollectivesChild} does the checking in each rank).
  */
 class MpiCollectivesTest {
-    @BeforeAll
-    static void needsMpi() {
+    @BeforeEach
+    void needsMpi() {
         Mpirun.assumeAvailable();
     }
 

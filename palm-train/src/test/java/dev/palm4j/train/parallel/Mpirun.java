@@ -25,11 +25,23 @@ public final class Mpirun {
 
     static final String INSTALL = "Open MPI (apt-get install openmpi-bin libopenmpi-dev)";
 
-    /** Skips the calling test when mpirun or libmpi is missing (fails instead under PALM4J_REQUIRE_MPI=1). */
+    /** Whether mpirun and libmpi are here. */
+    public static boolean available() {
+        return missing() == null;
+    }
+
+    private static String missing() {
+        if (mpirun() == null) return "mpirun is not on the PATH";
+        if (!MpiCommunicator.libraryAvailable()) return "libmpi.so.40 cannot be loaded";
+        return null;
+    }
+
+    /**
+     * Skips the calling test when mpirun or libmpi is missing (fails instead under
+     * PALM4J_REQUIRE_MPI=1). Call it per test (@BeforeEach), so each is reported skipped with the reason.
+     */
     public static void assumeAvailable() {
-        String missing = null;
-        if (mpirun() == null) missing = "mpirun is not on the PATH";
-        else if (!MpiCommunicator.libraryAvailable()) missing = "libmpi.so.40 cannot be loaded";
+        String missing = missing();
         if (missing == null) return;
         if ("1".equals(System.getenv("PALM4J_REQUIRE_MPI")))
             throw new AssertionError(missing + ": the MPI tests need " + INSTALL + " (PALM4J_REQUIRE_MPI=1 forbids skipping them)");
