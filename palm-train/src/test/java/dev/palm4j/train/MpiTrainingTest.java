@@ -54,7 +54,11 @@ class MpiTrainingTest {
     }
 
     static Run inProcess(Path dir, int steps, boolean resume, String... sets) throws Exception {
-        try (Trainer t = new Trainer(MpiTrainChild.config(cache, steps, List.of(sets)), new Trainer.Options(dir, resume, null, 100, "t"),
+        return inProcess(MpiTrainChild.TINY, dir, steps, resume, sets);
+    }
+
+    static Run inProcess(Path yaml, Path dir, int steps, boolean resume, String... sets) throws Exception {
+        try (Trainer t = new Trainer(MpiTrainChild.config(yaml, cache, steps, List.of(sets)), new Trainer.Options(dir, resume, null, 100, "t"),
                 null)) {
             t.run();
         }
@@ -79,15 +83,20 @@ class MpiTrainingTest {
     /** mpirun: process 0 gets {@code dir}, the others {@code elsewhere} (which must stay untouched). */
     static Mpirun.Result overMpi(int ranks, Path dir, Path elsewhere, int steps, String mode, int dieRank, int dieStep, String... sets)
             throws Exception {
+        return overMpi(MpiTrainChild.TINY, ranks, dir, elsewhere, steps, mode, dieRank, dieStep, sets);
+    }
+
+    static Mpirun.Result overMpi(Path yaml, int ranks, Path dir, Path elsewhere, int steps, String mode, int dieRank, int dieStep,
+                                 String... sets) throws Exception {
         List<List<String>> apps = new ArrayList<>();
-        apps.add(Mpirun.app(1, MpiTrainChild.class, args(dir, steps, mode, dieRank, dieStep, sets)));
-        apps.add(Mpirun.app(ranks - 1, MpiTrainChild.class, args(elsewhere, steps, mode, dieRank, dieStep, sets)));
+        apps.add(Mpirun.app(1, MpiTrainChild.class, args(yaml, dir, steps, mode, dieRank, dieStep, sets)));
+        apps.add(Mpirun.app(ranks - 1, MpiTrainChild.class, args(yaml, elsewhere, steps, mode, dieRank, dieStep, sets)));
         return Mpirun.runMpmd(dir.resolveSibling(dir.getFileName() + ".log"), 180, apps);
     }
 
-    static List<String> args(Path dir, int steps, String mode, int dieRank, int dieStep, String... sets) {
-        List<String> a = new ArrayList<>(List.of(dir.toString(), cache.toString(), Integer.toString(steps), mode,
-                Integer.toString(dieRank), Integer.toString(dieStep)));
+    static List<String> args(Path yaml, Path dir, int steps, String mode, int dieRank, int dieStep, String... sets) {
+        List<String> a = new ArrayList<>(List.of(yaml.toAbsolutePath().toString(), dir.toString(), cache.toString(),
+                Integer.toString(steps), mode, Integer.toString(dieRank), Integer.toString(dieStep)));
         a.addAll(List.of(sets));
         return a;
     }
@@ -118,14 +127,20 @@ class MpiTrainingTest {
     }
 
     @Test
-    void zeroOneAdafactorAndAModelAxisInsideEachProcessAreBitwiseToo(@TempDir Path dir) throws Exception {
+    void zeroOneAdafactorAModelAxisInsideEachProcessAndASpikeRollbackAreBitwiseToo(@TempDir Path dir) throws Exception {
+        // a spike at step 7 rolls back to the checkpoint of step 5: process 0 picks it and broadcasts it
+        Path yaml = dir.resolve("spike.yaml");
+        Files.writeString(yaml, Files.readString(MpiTrainChild.TINY) + "\nfaults:\n  - {step: 7, kind: spike}\n");
         String[] sets = {"parallel.data=2", "parallel.model=2", "parallel.shard_optimizer=true", "optimizer.kind=adafactor",
-                "optimizer.beta2=null", "optimizer.weight_decay=null", "schedule.lr=1e-2"};
-        Run local = inProcess(dir.resolve("local"), 6, false, sets);
+                "optimizer.beta2=null", "optimizer.weight_decay=null", "schedule.lr=1e-2",
+                "spikes.window=4", "spikes.factor=1.05", "spikes.rollback_steps=1", "spikes.skip_batches=3"};
+        Run local = inProcess(yaml, dir.resolve("local"), 8, false, sets);
         Path run = dir.resolve("run"), other = dir.resolve("rank1-dir");
-        assertFinishedWithOneReplica(overMpi(2, run, other, 6, "new", -1, -1, sets), 2, other);
+        assertFinishedWithOneReplica(overMpi(yaml, 2, run, other, 8, "new", -1, -1, sets), 2, other);
         Run mpi = read(run);
-        assertSameSteps(local, mpi, 0, "2 x 2, ZeRO-1, Adafactor over MPI");
+        String log = Files.readString(run.resolve("metrics.jsonl"));
+        assertTrue(log.contains("\"event\":\"rollback\""), "the spike rolled back:\n" + log);
+        assertSameSteps(local, mpi, 0, "2 x 2, ZeRO-1, Adafactor, a rollback, over MPI");
         assertArrayEquals(local.weights, mpi.weights, "final weights (the checkpoint gathers the optimizer shards)");
         assertArrayEquals(Checkpoints.load(dir.resolve("local")).checkpoint().optimizer().get("v"),
                 Checkpoints.load(run).checkpoint().optimizer().get("v"), "optimizer state in the checkpoint");
