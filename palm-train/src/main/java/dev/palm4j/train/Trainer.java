@@ -16,13 +16,13 @@ import dev.palm4j.train.checkpoint.Checkpoints;
 import dev.palm4j.train.checkpoint.Retention;
 import dev.palm4j.train.config.FaultConfig;
 import dev.palm4j.train.config.OptimizerConfig;
+import dev.palm4j.train.config.ParallelConfig;
 import dev.palm4j.train.config.RunConfig;
 import dev.palm4j.train.config.ScheduleConfig;
 import dev.palm4j.train.optim.AdamW;
 import dev.palm4j.train.optim.Adafactor;
 import dev.palm4j.train.optim.GradClip;
 import dev.palm4j.train.optim.LrSchedule;
-import dev.palm4j.train.config.ParallelConfig;
 import dev.palm4j.train.parallel.Collectives;
 import dev.palm4j.train.parallel.Communicator;
 import dev.palm4j.train.parallel.DeviceMesh;
@@ -475,7 +475,6 @@ public final class Trainer implements AutoCloseable {
         };
     }
 
-    // Loads a checkpoint (or the newest valid one of a run directory); returns its step.
     // Loads a checkpoint (or the newest valid one of a run directory); returns its step. Over MPI
     // the leader reads it (the others ignore path) and broadcasts its contents.
     private long restore(Path path) {
