@@ -70,7 +70,7 @@ public final class Mpirun {
     /** The command of one application context: {@code -np ranks java ... mainClass args}. */
     public static List<String> app(int ranks, Class<?> mainClass, List<String> args) {
         List<String> cmd = new ArrayList<>(List.of("-np", Integer.toString(ranks), java(), "--add-modules", "jdk.incubator.vector",
-                "-XX:+UseParallelGC", "-Xss2m", "-cp", System.getProperty("java.class.path"), mainClass.getName()));
+                "-XX:+UseParallelGC", "-cp", System.getProperty("java.class.path"), mainClass.getName()));
         cmd.addAll(args);
         return cmd;
     }
