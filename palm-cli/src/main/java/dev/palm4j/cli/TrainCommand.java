@@ -3,8 +3,12 @@ package dev.palm4j.cli;
 import dev.palm4j.core.InputException;
 import dev.palm4j.train.TrainListener;
 import dev.palm4j.train.Trainer;
-import dev.palm4j.train.parallel.SimulatedDevice;
+import dev.palm4j.train.config.ParallelConfig;
 import dev.palm4j.train.config.RunConfig;
+import dev.palm4j.train.parallel.MpiCommunicator;
+import dev.palm4j.train.parallel.SimulatedDevice;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDateTime;
@@ -34,6 +38,10 @@ import picocli.CommandLine.Option;
             "  palm train --config configs/tiny.yaml --set model.n_layers=2 --set train.steps=50",
             "  palm train --config configs/small.yaml --run-dir runs/small --resume --steps 1000",
             "  palm train --config configs/small.yaml --init-from runs/small --run-dir runs/finetune",
+            "  mpirun -np 2 ./palm train --config configs/small.yaml --set parallel.data=2 --set parallel.backend=mpi",
+            "",
+            "Under mpirun (parallel.backend = mpi, docs/distributed.md) each process is one data rank;"
+                + " process 0 prints the progress and writes the run directory, the others stay quiet.",
         })
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, paramLabel = "FILE", description = "The run config (see configs/, docs/configuration.md).")
@@ -67,17 +75,24 @@ final class TrainCommand implements Callable<Integer> {
         List<String> all = new ArrayList<>(sets);
         if (steps != null) all.add("train.steps=" + steps);
         RunConfig cfg = RunConfig.load(config, all);
+        boolean mpi = cfg.parallel().backend() == ParallelConfig.Backend.MPI;
+        boolean quiet = mpi && MpiCommunicator.world().rank() != 0; // starts MPI; outside mpirun: a clear error
         Path dir = runDir != null ? runDir : defaultRunDir(config);
-        Progress progress = Progress.stderr("train", cfg.train().steps()).plainInterval(Duration.ofDays(1));
+        Progress progress = quiet
+                ? new Progress("train", cfg.train().steps(), new PrintStream(OutputStream.nullOutputStream()), false, System::nanoTime)
+                : Progress.stderr("train", cfg.train().steps()).plainInterval(Duration.ofDays(1));
         try (progress; Trainer trainer = new Trainer(cfg,
                 new Trainer.Options(dir, resume, initFrom, peakGflops, VersionProvider.palmVersion()), new Console(progress, cfg))) {
             Trainer.StepMetrics last = runStoppable(trainer);
             progress.close();
-            if (last == null) System.err.println("palm: nothing to do: the run is already at step " + trainer.step());
-            else if (last.step() >= cfg.train().steps()) // else it was stopped, and said so
-                System.err.printf(Locale.ROOT, "palm: done: step %d, loss %.4f; checkpoints in %s%n", last.step(), last.loss(),
-                        dir.resolve("checkpoints"));
+            if (!quiet) { // over MPI process 0 reports
+                if (last == null) System.err.println("palm: nothing to do: the run is already at step " + trainer.step());
+                else if (last.step() >= cfg.train().steps()) // else it was stopped, and said so
+                    System.err.printf(Locale.ROOT, "palm: done: step %d, loss %.4f; checkpoints in %s%n", last.step(), last.loss(),
+                            dir.resolve("checkpoints"));
+            }
         }
+        if (mpi) MpiCommunicator.finish(); // after the last collective; on an error the process exits without it and mpirun stops the job
         return 0;
     }
 
@@ -140,7 +155,8 @@ final class TrainCommand implements Callable<Integer> {
             if (par.devices() > 1) {
                 progress.message(String.format(Locale.ROOT, "palm: mesh %d x %d (data x model)%s, %d kernel thread%s per device",
                         par.data(), par.model(), par.shardOptimizer() && par.data() > 1 ? ", optimizer state sharded (ZeRO-1)" : "",
-                        Math.max(1, p.threads() / par.devices()), Math.max(1, p.threads() / par.devices()) == 1 ? "" : "s"));
+                        Math.max(1, p.threads() / par.devicesPerProcess()), Math.max(1, p.threads() / par.devicesPerProcess()) == 1 ? "" : "s")
+                        + (par.backend() == ParallelConfig.Backend.MPI ? ", one process per data rank (MPI); devices of process 0:" : ""));
                 for (int i = 0; i < p.deviceMemory().size(); i++) {
                     var d = p.deviceMemory().get(i);
                     long total = d.values().stream().mapToLong(Long::longValue).sum();

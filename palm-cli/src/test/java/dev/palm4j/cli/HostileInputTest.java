@@ -201,6 +201,27 @@ class HostileInputTest {
     }
 
     @Test
+    void mpiBackendOutsideMpirun() {
+        Path run = dir.resolve("run");
+        refused(train(run, "--set", "parallel.backend=mpi"), "parallel.backend = mpi", "not started by mpirun",
+                "mpirun -np N", "docs/distributed.md");
+        assertFalse(Files.exists(run), "nothing written");
+    }
+
+    @Test
+    void unknownBackend() {
+        refused(train(dir.resolve("run"), "--set", "parallel.backend=nccl"), "parallel.backend = 'nccl' is not one of local, mpi");
+    }
+
+    @Test
+    void deviceFaultOverMpi() throws IOException {
+        Path bad = dir.resolve("faults.yaml");
+        Files.writeString(bad, Files.readString(config) + "faults:\n  - {device: 1, step: 2, kind: crash}\n");
+        refused(train(bad, dir.resolve("run"), "--set", "parallel.data=2", "--set", "parallel.backend=mpi"),
+                "faults: a device crash is simulated in one process", "parallel.backend = mpi", "--resume");
+    }
+
+    @Test
     void missingConfigFile() {
         refused(train(dir.resolve("nope.yaml"), dir.resolve("run")), "nope.yaml does not exist", "check the path");
     }

@@ -69,7 +69,8 @@ final class RunDirectory {
         info.put("jdk", Runtime.version().toString());
         info.put("vector_bits", Simd.bits());
         info.put("threads", threads);
-        info.put("mesh", Map.of("data", cfg.parallel().data(), "model", cfg.parallel().model()));
+        info.put("mesh", Map.of("data", cfg.parallel().data(), "model", cfg.parallel().model(),
+                "backend", cfg.parallel().backend().configName()));
         info.put("peak_gflops", peakGflops);
         info.put("started", Instant.now().toString());
         write(dir.resolve(RUN_INFO), Json.writePretty(info) + "\n");

@@ -16,17 +16,20 @@ import dev.palm4j.train.checkpoint.Checkpoints;
 import dev.palm4j.train.checkpoint.Retention;
 import dev.palm4j.train.config.FaultConfig;
 import dev.palm4j.train.config.OptimizerConfig;
+import dev.palm4j.train.config.ParallelConfig;
 import dev.palm4j.train.config.RunConfig;
 import dev.palm4j.train.config.ScheduleConfig;
 import dev.palm4j.train.optim.AdamW;
 import dev.palm4j.train.optim.Adafactor;
 import dev.palm4j.train.optim.GradClip;
 import dev.palm4j.train.optim.LrSchedule;
+import dev.palm4j.train.parallel.Collectives;
+import dev.palm4j.train.parallel.Communicator;
 import dev.palm4j.train.parallel.DeviceMesh;
 import dev.palm4j.train.parallel.DeviceWorker;
 import dev.palm4j.train.parallel.Link;
+import dev.palm4j.train.parallel.MpiCommunicator;
 import dev.palm4j.train.parallel.SimulatedDevice;
-import dev.palm4j.train.parallel.Collectives;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -47,6 +50,13 @@ import java.util.Map;
  * each device's part of a step as a task and collects the results; the devices talk to each
  * other only through collectives. Checkpoints hold full tensors, so a run saved on one mesh
  * resumes on any other.
+ *
+ * <p>With {@code parallel.backend: mpi} the data axis spans processes started by mpirun, one per
+ * data rank: each process runs a Trainer over its own devices (its data rank's model ranks), and
+ * the Trainers agree through collectives over the processes: losses and statistics are summed in
+ * rank order, so every process takes the same decisions (skip, roll back, stop). Process 0 alone
+ * touches the run directory: it writes config.yaml, run.json, metrics.jsonl and checkpoints, and
+ * reads checkpoints, whose tensors it broadcasts to the others (docs/distributed.md).
  *
  * <p>Determinism: the batch of a data position depends only on the seed and the position, every
  * kernel is bitwise reproducible, and a checkpoint holds the weights, the optimizer state, the
@@ -71,7 +81,8 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * What the run will do and cost, reported before the first step. Memory is per device (the
-     * largest device's, by category); {@code deviceMemory} lists every device's.
+     * largest device's, by category); {@code deviceMemory} lists every device's, of this process.
+     * {@code threads} are this process's kernel threads, shared by its devices.
      */
     public record Plan(RunConfig config, long startStep, long totalSteps, long parameters, long paramBytes,
                        long gradBytes, long optimizerBytes, long activationBytes, int threads, double peakGflops,
@@ -97,32 +108,48 @@ public final class Trainer implements AutoCloseable {
     private final Parallel par;          // the host's threads: data preparation, samples
     private final TrainData data;
     private final ParamLayout fullLayout; // what checkpoints hold
+    private final Communicator processes; // the run's processes (one unless parallel.backend = mpi); 0 leads
+    private final boolean leader;          // process 0: the only one that touches the run directory
     private final DeviceMesh mesh;
-    private final DeviceWorker[] workers; // by device id
+    private final DeviceWorker[] workers; // by the mesh's local index (device id with one process)
     private final LrSchedule schedule;
     private final Tokenizer tokenizer;
     private final double peakGflops;
-    private MetricsLog metrics;
+    private MetricsLog metrics;           // null except on the leader
     private int recoveries;
     private final java.util.ArrayDeque<Double> recentLosses = new java.util.ArrayDeque<>();
     private final java.util.Set<FaultConfig> firedFaults = new java.util.HashSet<>();
     private long step, dataPosition;
     private int badSteps;
     private volatile boolean stopRequested;
+    private boolean stopAgreed;            // some process was asked to stop (summed in trainStep)
     private double bestVal = Double.POSITIVE_INFINITY, lastVal = Double.NaN;
 
     public Trainer(RunConfig cfg, Options opt, TrainListener listener) {
         this.cfg = cfg;
         this.opt = opt;
         this.listener = listener == null ? new TrainListener() {} : listener;
+        var p = cfg.parallel();
+        MpiCommunicator world = p.backend() == ParallelConfig.Backend.MPI ? mpiWorld(p) : null;
+        this.processes = world == null ? Communicator.single() : world.dup(null);
+        this.leader = processes.rank() == 0;
+        for (double[] bits : gather(new double[] {Simd.bits()})) // replicas must compute alike
+            if (bits[0] != Simd.bits())
+                throw new InputException("the processes of this run compute with different vector widths (" + (int) bits[0] + " and "
+                        + Simd.bits() + " bits)", "give every host the same width: PALM_JAVA_OPTS=-Dpalm4j.vector.bits=256");
         requireHeap(cfg);
-        int threads = cfg.train().threads();
+        int threads = world == null ? cfg.train().threads() : mpiThreads(cfg.train().threads());
         this.par = Parallel.of(threads);
-        boolean restoring = RunDirectory.prepare(opt.runDir(), opt.resume());
-        this.data = TrainData.open(cfg, par, this.listener::onMessage);
+        boolean restoring = fromLeader(leader && RunDirectory.prepare(opt.runDir(), opt.resume()));
+        this.data = openData();
         this.tokenizer = data.tokenizer() == null ? null : Tokenizer.load(data.tokenizer());
         this.fullLayout = new ParamLayout(cfg.model());
-        this.mesh = new DeviceMesh(meshSpec(cfg));
+        if (world == null) this.mesh = new DeviceMesh(meshSpec(cfg, threads));
+        else {
+            List<Communicator> dataAxes = new ArrayList<>();
+            for (int m = 0; m < p.model(); m++) dataAxes.add(world.dup(meshSpec(cfg, threads).dataLink()));
+            this.mesh = new DeviceMesh(meshSpec(cfg, threads), world.rank(), dataAxes);
+        }
         this.workers = new DeviceWorker[mesh.size()];
         try {
             onEveryDevice(w -> null, true);
@@ -136,11 +163,109 @@ public final class Trainer implements AutoCloseable {
         if (restoring) keepUpTo = restore(opt.runDir());
         else if (opt.resume()) this.listener.onMessage("no checkpoint in " + opt.runDir() + " yet: starting it again from step 0");
         else if (opt.initFrom() != null) initFrom(opt.initFrom());
-        this.peakGflops = opt.peakGflops() > 0 ? opt.peakGflops() : FmaPeak.measure(threads, 5, 2.0).gflops();
-        RunDirectory.writeConfig(opt.runDir(), cfg);
-        RunDirectory.writeRunInfo(opt.runDir(), opt.version(), threads, peakGflops, cfg);
-        this.metrics = MetricsLog.open(opt.runDir(), keepUpTo);
-        if (restoring) metrics.write(event("resume", fields("data_position", dataPosition)));
+        this.peakGflops = opt.peakGflops() > 0 ? opt.peakGflops() : measurePeak(threads);
+        if (leader) {
+            RunDirectory.writeConfig(opt.runDir(), cfg);
+            RunDirectory.writeRunInfo(opt.runDir(), opt.version(), threads, peakGflops, cfg);
+            this.metrics = MetricsLog.open(opt.runDir(), keepUpTo);
+        }
+        if (restoring) writeMetrics(event("resume", fields("data_position", dataPosition)));
+    }
+
+    // The processes mpirun started: as many as data ranks, with the thread support the mesh needs.
+    private static MpiCommunicator mpiWorld(ParallelConfig p) {
+        MpiCommunicator world = MpiCommunicator.world();
+        if (world.size() != p.data())
+            throw new InputException("parallel.data = " + p.data() + " but mpirun started " + world.size() + " process"
+                    + (world.size() == 1 ? "" : "es"), "each process is one data rank: pass mpirun -np " + p.data()
+                    + ", or --set parallel.data=" + world.size());
+        int need = p.model() > 1 ? MpiCommunicator.MPI_THREAD_MULTIPLE : MpiCommunicator.MPI_THREAD_SERIALIZED;
+        if (MpiCommunicator.threadLevel() < need)
+            throw new InputException("this Open MPI grants thread level " + MpiCommunicator.threadLevel() + " but parallel.model = "
+                    + p.model() + " over MPI needs " + need + (need == MpiCommunicator.MPI_THREAD_MULTIPLE
+                    ? " (MPI_THREAD_MULTIPLE: every model rank reduces over its own communicator at once)" : " (MPI_THREAD_SERIALIZED)"),
+                    "use an Open MPI built with thread support (Debian's is)" + (p.model() > 1 ? ", or parallel.model = 1" : ""));
+        return world;
+    }
+
+    /**
+     * Kernel threads of one process over MPI: {@code train.threads}, at most this process's share
+     * of its host: the CPUs mpirun bound it to (by default a core each for up to 2 processes, a
+     * socket beyond), or, unbound, the host's CPUs divided among the job's processes on it.
+     */
+    static int mpiThreads(int configured) {
+        int mine = Runtime.getRuntime().availableProcessors(), host = onlineCpus(mine);
+        int share = mine < host ? mine : mine / MpiCommunicator.localSize();
+        return Math.max(1, Math.min(configured, share));
+    }
+
+    // CPUs online on this host (Linux: /sys/devices/system/cpu/online, as "0-3,8-11"); else fallback
+    private static int onlineCpus(int fallback) {
+        try {
+            int n = 0;
+            for (String range : java.nio.file.Files.readString(Path.of("/sys/devices/system/cpu/online")).trim().split(",")) {
+                String[] ab = range.split("-");
+                n += ab.length == 1 ? 1 : Integer.parseInt(ab[1]) - Integer.parseInt(ab[0]) + 1;
+            }
+            return n;
+        } catch (IOException | RuntimeException e) {
+            return fallback;
+        }
+    }
+
+    // The leader's value of a flag, on every process.
+    private boolean fromLeader(boolean flag) {
+        double[] v = {flag ? 1 : 0};
+        processes.broadcast(0, v, 0, 1);
+        return v[0] != 0;
+    }
+
+    // Over MPI, processes sharing a data cache must not prepare it at once: process 0 first, then
+    // the first process of every other host (a host without a shared file system prepares its
+    // own), then the rest, which find it ready.
+    private TrainData openData() {
+        if (processes.size() == 1) return TrainData.open(cfg, par, listener::onMessage);
+        int turn = leader ? 0 : MpiCommunicator.localRank() == 0 ? 1 : 2;
+        TrainData d = null;
+        for (int t = 0; t < 3; t++) {
+            if (turn == t) d = TrainData.open(cfg, par, listener::onMessage);
+            processes.barrier();
+        }
+        return d;
+    }
+
+    // The FMA peak of the run: each process measures its threads at the same moment, summed.
+    private double measurePeak(int threads) {
+        processes.barrier();
+        double[] peak = {FmaPeak.measure(threads, 5, 2.0).gflops()};
+        processes.allReduce(peak, 0, 1);
+        return peak[0];
+    }
+
+    private void writeMetrics(Map<String, Object> line) {
+        if (metrics != null) metrics.write(line);
+    }
+
+    // after a rollback or recovery: drops metric lines after step keepUpTo
+    private void reopenMetrics(long keepUpTo) {
+        if (metrics == null) return;
+        metrics.close();
+        metrics = MetricsLog.open(opt.runDir(), keepUpTo);
+    }
+
+    /**
+     * Every process's {@code mine}, by rank: each fills its own slot of a zeroed vector and the
+     * vector is summed (adding zeros is exact), so every process gets the same values.
+     */
+    private double[][] gather(double[] mine) {
+        int n = processes.size(), k = mine.length;
+        if (n == 1) return new double[][] {mine};
+        double[] all = new double[n * k];
+        System.arraycopy(mine, 0, all, processes.rank() * k, k);
+        processes.allReduce(all, 0, all.length);
+        double[][] out = new double[n][k];
+        for (int r = 0; r < n; r++) System.arraycopy(all, r * k, out[r], 0, k);
+        return out;
     }
 
     /**
@@ -152,8 +277,8 @@ public final class Trainer implements AutoCloseable {
         var p = cfg.parallel();
         ParamLayout shard = new ParamLayout(cfg.model(), 0, p.model());
         long acts = PalmModel.activationFloats(shard, t.batchSize() / t.gradAccum() / p.data(), t.seqLen());
-        // per device: weights, gradients, two optimizer states, activations; on the host: a checkpoint's full tensors
-        long need = 4 * (p.devices() * (4L * shard.size() + acts) + 3L * new ParamLayout(cfg.model()).size());
+        // per device of this process: weights, gradients, two optimizer states, activations; on the host: a checkpoint's full tensors
+        long need = 4 * (p.devicesPerProcess() * (4L * shard.size() + acts) + 3L * new ParamLayout(cfg.model()).size());
         long heap = Runtime.getRuntime().maxMemory();
         if (need > 0.9 * heap)
             throw new InputException(String.format(java.util.Locale.ROOT,
@@ -163,9 +288,9 @@ public final class Trainer implements AutoCloseable {
                     (long) Math.ceil(need / 0.8 / 1e9)));
     }
 
-    static DeviceMesh.Spec meshSpec(RunConfig cfg) {
+    static DeviceMesh.Spec meshSpec(RunConfig cfg, int threads) {
         var p = cfg.parallel();
-        return new DeviceMesh.Spec(p.data(), p.model(), cfg.train().threads(), (long) (p.deviceMemoryMb() * 1e6),
+        return new DeviceMesh.Spec(p.data(), p.model(), threads, (long) (p.deviceMemoryMb() * 1e6),
                 Link.of(p.modelLink().latencyMicros(), p.modelLink().gigabytesPerSecond()),
                 Link.of(p.dataLink().latencyMicros(), p.dataLink().gigabytesPerSecond()), p.timeoutSeconds());
     }
@@ -251,6 +376,9 @@ public final class Trainer implements AutoCloseable {
                     if (errors[i] != null && (first == null || errors[i] instanceof SimulatedDevice.Failure)) first = errors[i];
                 if (first != null) {
                     mesh.cancel();
+                    // over MPI the other processes wait in collectives no one can cancel: this
+                    // process ends with the error, and mpirun stops the job (docs/distributed.md)
+                    if (processes.size() > 1) rethrow(first);
                     deadline = System.nanoTime() + (long) (cfg.parallel().timeoutSeconds() * 1e9);
                 }
             }
@@ -279,9 +407,14 @@ public final class Trainer implements AutoCloseable {
         if (first instanceof dev.palm4j.train.parallel.CollectiveException)
             throw new InputException(first.getMessage(), "a device took longer than parallel.timeout_s = "
                     + cfg.parallel().timeoutSeconds() + " s for its part of a step: raise it", first);
-        if (first instanceof RuntimeException r) throw r;
-        if (first instanceof Error e) throw e;
-        throw new IllegalStateException(first);
+        rethrow(first);
+        return null;
+    }
+
+    private static void rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) throw r;
+        if (t instanceof Error e) throw e;
+        throw new IllegalStateException(t);
     }
 
     /**
@@ -312,12 +445,11 @@ public final class Trainer implements AutoCloseable {
         else {
             restoreInitial();
         }
-        metrics.close();
-        metrics = MetricsLog.open(opt.runDir(), step);
+        reopenMetrics(step);
         double seconds = (System.nanoTime() - t0) / 1e9;
         for (Map.Entry<Integer, String> e : f.failed.entrySet())
-            metrics.write(event("device_failure", fields("device", e.getKey(), "kind", e.getValue(), "failed_at_step", failedStep)));
-        metrics.write(event("recovered", fields("devices", new ArrayList<>(f.failed.keySet()), "seconds", seconds,
+            writeMetrics(event("device_failure", fields("device", e.getKey(), "kind", e.getValue(), "failed_at_step", failedStep)));
+        writeMetrics(event("recovered", fields("devices", new ArrayList<>(f.failed.keySet()), "seconds", seconds,
                 "from", restored ? "checkpoint" : "initial weights")));
         listener.onMessage(String.format(java.util.Locale.ROOT,
                 "device failure at step %d: %s; replaced, restored every device from %s at step %d in %.2f s",
@@ -343,39 +475,80 @@ public final class Trainer implements AutoCloseable {
         };
     }
 
-    // Loads a checkpoint (or the newest valid one of a run directory); returns its step.
+    // Loads a checkpoint (or the newest valid one of a run directory); returns its step. Over MPI
+    // the leader reads it (the others ignore path) and broadcasts its contents.
     private long restore(Path path) {
-        Checkpoints.Loaded l;
-        try {
-            l = Checkpoints.load(path);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        Checkpoints.Loaded l = null;
+        double[] head = {0, 0, Double.NaN}; // step, data position, best validation loss
+        if (leader) {
+            try {
+                l = Checkpoints.load(path);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            Checkpoint c = l.checkpoint();
+            for (String s : l.skipped()) listener.onMessage("skipped checkpoint: " + s);
+            requireSameModel(c.config(), l.dir());
+            head[0] = c.step();
+            head[1] = c.dataPosition();
+            if (c.trainState().get("best_val_loss") instanceof Number n) head[2] = n.doubleValue();
         }
-        Checkpoint c = l.checkpoint();
-        for (String s : l.skipped()) listener.onMessage("skipped checkpoint: " + s);
-        requireSameModel(c.config(), l.dir());
-        load(c.params(), c.optimizer());
-        step = c.step();
-        dataPosition = c.dataPosition();
-        Object best = c.trainState().get("best_val_loss");
-        if (best instanceof Number n) bestVal = n.doubleValue();
-        if (l.state().vectorBits() != Simd.bits())
+        processes.broadcast(0, head, 0, head.length);
+        load(l == null ? null : l.checkpoint().params(), l == null ? null : l.checkpoint().optimizer(), true);
+        step = (long) head[0];
+        dataPosition = (long) head[1];
+        if (!Double.isNaN(head[2])) bestVal = head[2];
+        if (l != null && l.state().vectorBits() != Simd.bits())
             listener.onMessage("note: the checkpoint was written with " + l.state().vectorBits() + "-bit vectors and this run uses "
                     + Simd.bits() + "-bit ones: results will not be bitwise identical to an uninterrupted run");
-        listener.onMessage("resumed from " + l.dir() + " at step " + step);
+        if (l != null) listener.onMessage("resumed from " + l.dir() + " at step " + step);
         return step;
     }
 
     private void initFrom(Path path) {
-        Checkpoints.Loaded l;
-        try {
-            l = Checkpoints.loadModel(path);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        Checkpoints.Loaded l = null;
+        if (leader) {
+            try {
+                l = Checkpoints.loadModel(path);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            requireSameModel(l.checkpoint().config(), l.dir());
         }
-        requireSameModel(l.checkpoint().config(), l.dir());
-        load(l.checkpoint().params(), null);
-        listener.onMessage("initialised from the weights of " + l.dir() + " (fresh optimizer and schedule)");
+        load(l == null ? null : l.checkpoint().params(), null, false);
+        if (l != null) listener.onMessage("initialised from the weights of " + l.dir() + " (fresh optimizer and schedule)");
+    }
+
+    /**
+     * The leader's full weights (and optimizer state, when {@code withOptimizer}) to every
+     * process: broadcast over the processes; the arguments are ignored on the others.
+     */
+    private void load(float[] params, Map<String, float[]> optimizerState, boolean withOptimizer) {
+        if (processes.size() == 1) {
+            load(params, optimizerState);
+            return;
+        }
+        List<String> names = new ArrayList<>();
+        for (String name : workers[0].optimizerStateNames()) names.add(name);
+        if (leader && withOptimizer && !optimizerState.keySet().equals(new java.util.HashSet<>(names)))
+            throw new InputException("the checkpoint's optimizer state holds " + optimizerState.keySet() + " but this run's optimizer keeps "
+                    + names, "resume with the optimizer.kind the checkpoint was written with");
+        int n = fullLayout.size();
+        if (leader && params.length != n)
+            throw new IllegalArgumentException("weights hold " + params.length + " floats; the model has " + n);
+        float[] p = leader ? params : new float[n];
+        processes.broadcast(0, p, 0, n);
+        Map<String, float[]> o = null;
+        if (withOptimizer) {
+            o = new LinkedHashMap<>();
+            for (String name : names) {
+                float[] a = leader ? optimizerState.get(name) : new float[n];
+                if (a.length != n) throw new IllegalArgumentException(name + " holds " + a.length + " floats; the model has " + n);
+                processes.broadcast(0, a, 0, n);
+                o.put(name, a);
+            }
+        }
+        load(p, o);
     }
 
     // full weights (and optimizer state, when not null) from the host to every device's slice
@@ -413,7 +586,7 @@ public final class Trainer implements AutoCloseable {
             for (SimulatedDevice.Memory k : SimulatedDevice.Memory.values()) most[k.ordinal()] = Math.max(most[k.ordinal()], m.get(k));
         }
         return new Plan(cfg, step, cfg.train().steps(), cfg.model().parameterCount(), most[0], most[1], most[2], most[3],
-                cfg.train().threads(), peakGflops, cfg.model().flopsPerToken(cfg.train().seqLen()), data.val() != null,
+                par.width(), peakGflops, cfg.model().flopsPerToken(cfg.train().seqLen()), data.val() != null,
                 List.copyOf(mem));
     }
 
@@ -440,7 +613,7 @@ public final class Trainer implements AutoCloseable {
             line.put("grad_norm", finiteOrNull(last.gradNorm()));
             line.put("tokens_per_s", last.tokensPerSecond());
             line.put("mfu", last.mfu());
-            if (mesh.size() > 1) {
+            if (mesh.spec.devices() > 1) {
                 line.put("compute_s", last.computeSeconds());
                 line.put("comm_bytes", last.commBytes());
                 line.put("link_s", last.linkSeconds());
@@ -456,15 +629,16 @@ public final class Trainer implements AutoCloseable {
                 line.put("val_ce", v[1]);
                 listener.onEval(k, v[0], v[1]);
             }
-            metrics.write(line);
+            writeMetrics(line);
             listener.onStep(last);
             // A sample at its interval and with every evaluation, so each validation loss comes with text.
-            if (tokenizer != null && t.sampleInterval() > 0 && (k % t.sampleInterval() == 0 || evalNow || k == total)) sample(k);
+            if (leader && tokenizer != null && t.sampleInterval() > 0 && (k % t.sampleInterval() == 0 || evalNow || k == total))
+                sample(k);
             boolean saved = (t.checkpointInterval() > 0 && k % t.checkpointInterval() == 0) || k == total;
             if (saved) checkpoint(evalNow);
-            if (stopRequested && k < total) {
+            if ((processes.size() > 1 ? stopAgreed : stopRequested) && k < total) {
                 if (!saved) checkpoint(evalNow);
-                metrics.write(event("stop", fields("reason", "requested")));
+                writeMetrics(event("stop", fields("reason", "requested")));
                 listener.onMessage("stopped at step " + k + " with a checkpoint: --resume continues from here");
                 break;
             }
@@ -494,27 +668,30 @@ public final class Trainer implements AutoCloseable {
         }
         long spikeStep = m.step();
         Path to = null;
-        try {
-            List<Path> saved = Checkpoints.list(opt.runDir());
-            for (Path p : saved) if (Checkpoints.step(p) <= spikeStep - sp.rollbackSteps()) to = p; // newest far enough back
-            if (to == null && !saved.isEmpty() && Checkpoints.step(saved.get(0)) < spikeStep) to = saved.get(0); // else the oldest
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        if (leader) { // the leader picks the checkpoint (every process saw the same spike)
+            try {
+                List<Path> saved = Checkpoints.list(opt.runDir());
+                for (Path p : saved) if (Checkpoints.step(p) <= spikeStep - sp.rollbackSteps()) to = p; // newest far enough back
+                if (to == null && !saved.isEmpty() && Checkpoints.step(saved.get(0)) < spikeStep) to = saved.get(0); // else the oldest
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
-        if (to != null) restore(to);
+        if (fromLeader(to != null)) restore(to);
         else {
             restoreInitial();
         }
-        try {
-            Checkpoints.discardAfter(opt.runDir(), step);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        if (leader) {
+            try {
+                Checkpoints.discardAfter(opt.runDir(), step);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
         dataPosition += sp.skipBatches();
         recentLosses.clear();
-        metrics.close();
-        metrics = MetricsLog.open(opt.runDir(), step);
-        metrics.write(event("rollback", fields("spike_step", spikeStep, "loss", m.loss(), "median", median,
+        reopenMetrics(step);
+        writeMetrics(event("rollback", fields("spike_step", spikeStep, "loss", m.loss(), "median", median,
                 "to_step", step, "skipped_batches", sp.skipBatches(), "data_position", dataPosition)));
         listener.onMessage(String.format(java.util.Locale.ROOT,
                 "loss spike at step %d: %.4f > %.1f x median %.4f; rolled back to step %d and skipped %d batches",
@@ -540,7 +717,7 @@ public final class Trainer implements AutoCloseable {
         int B = t.batchSize(), T = t.seqLen();
         long t0 = System.nanoTime();
         long k = step + 1, position = dataPosition;
-        String[] faults = new String[mesh.size()];
+        String[] faults = new String[mesh.spec.devices()];
         for (FaultConfig f : cfg.faults()) {
             if (f.step() != k || !firedFaults.add(f)) continue;
             String kind = f.kind().name().toLowerCase(java.util.Locale.ROOT);
@@ -549,20 +726,36 @@ public final class Trainer implements AutoCloseable {
         }
         List<DeviceWorker.Backward> r = onEveryDevice(w -> w.backward(position, faults[w.device.id], k), false);
         dataPosition++;
-        // every data rank's share, from its model rank 0 (the model ranks of a replica agree), in rank order
-        double lossSum = 0, ceSum = 0, compute = 0, comm = 0, wait = 0;
-        long tokens = 0;
-        for (int d = 0; d < mesh.spec.data(); d++) {
-            DeviceWorker.Backward b = r.get(d * mesh.spec.model());
-            lossSum += b.lossSum();
-            ceSum += b.ceSum();
-            tokens += b.tokens();
+        // every data rank's share, from its model rank 0 (the model ranks of a replica agree), in
+        // rank order: this process's data ranks, then the processes' sums in rank order; the
+        // slowest device's times; whether any process was asked to stop
+        int model = mesh.spec.model();
+        double[] mine = new double[7];
+        for (int d = 0; d < mesh.size() / model; d++) {
+            DeviceWorker.Backward b = r.get(d * model);
+            mine[0] += b.lossSum();
+            mine[1] += b.ceSum();
+            mine[2] += b.tokens();
         }
         for (DeviceWorker.Backward b : r) {
-            compute = Math.max(compute, b.computeSeconds());
-            comm = Math.max(comm, b.commSeconds());
-            wait = Math.max(wait, b.commWaitSeconds());
+            mine[3] = Math.max(mine[3], b.computeSeconds());
+            mine[4] = Math.max(mine[4], b.commSeconds());
+            mine[5] = Math.max(mine[5], b.commWaitSeconds());
         }
+        mine[6] = stopRequested ? 1 : 0;
+        double lossSum = 0, ceSum = 0, compute = 0, comm = 0, wait = 0;
+        long tokens = 0;
+        boolean stop = false;
+        for (double[] x : gather(mine)) {
+            lossSum += x[0];
+            ceSum += x[1];
+            tokens += (long) x[2];
+            compute = Math.max(compute, x[3]);
+            comm = Math.max(comm, x[4]);
+            wait = Math.max(wait, x[5]);
+            stop |= x[6] != 0;
+        }
+        stopAgreed = stop;
         double loss = lossSum / tokens, ce = ceSum / tokens, norm = r.get(0).gradNorm();
         double lr = schedule.lr(k);
         boolean skipped = !Double.isFinite(loss) || !Double.isFinite(norm);
@@ -570,7 +763,7 @@ public final class Trainer implements AutoCloseable {
         onEveryDevice(w -> w.update(k, lr, norm, clip, skipped), false);
         if (skipped) {
             badSteps++;
-            metrics.write(event("skipped_step", fields("step", k, "loss", finiteOrNull(loss), "grad_norm", finiteOrNull(norm))));
+            writeMetrics(event("skipped_step", fields("step", k, "loss", finiteOrNull(loss), "grad_norm", finiteOrNull(norm))));
             listener.onMessage("step " + k + ": loss " + loss + ", gradient norm " + norm + ": skipped (no update)");
             if (badSteps >= MAX_BAD_STEPS)
                 throw new InputException("training diverged: " + badSteps + " steps in a row had a non-finite loss or gradient (last at step "
@@ -589,6 +782,15 @@ public final class Trainer implements AutoCloseable {
             }
             link = Math.max(link, devLink);
         }
+        if (processes.size() > 1) { // every device of every process
+            double[][] all = gather(new double[] {bytes, link});
+            bytes = 0;
+            link = 0;
+            for (double[] x : all) {
+                bytes += (long) x[0];
+                link = Math.max(link, x[1]);
+            }
+        }
         double sec = (System.nanoTime() - t0) / 1e9;
         double tps = (double) B * T / sec;
         double mfu = cfg.model().flopsPerToken(T) * tps / (peakGflops * 1e9);
@@ -600,9 +802,13 @@ public final class Trainer implements AutoCloseable {
         var t = cfg.train();
         long n = (long) t.evalBatches() * t.batchSize();
         List<double[]> r = onEveryDevice(w -> w.evaluate(data.val(), n), false);
-        double loss = 0, ce = 0, tokens = 0;
-        for (int d = 0; d < mesh.spec.data(); d++) {
+        double[] mine = new double[3]; // this process's data ranks, then the processes in rank order
+        for (int d = 0; d < mesh.size() / mesh.spec.model(); d++) {
             double[] x = r.get(d * mesh.spec.model());
+            for (int i = 0; i < 3; i++) mine[i] += x[i];
+        }
+        double loss = 0, ce = 0, tokens = 0;
+        for (double[] x : gather(mine)) {
             loss += x[0];
             ce += x[1];
             tokens += x[2];
@@ -629,17 +835,20 @@ public final class Trainer implements AutoCloseable {
         float[] params = new float[fullLayout.size()];
         Map<String, float[]> optimizerState = new LinkedHashMap<>();
         for (String name : workers[0].optimizerStateNames()) optimizerState.put(name, new float[fullLayout.size()]);
-        onEveryDevice(w -> {
+        onEveryDevice(w -> { // over MPI with ZeRO-1 every process takes part: the shards are gathered
             w.saveParams(fullLayout, params);
             w.saveOptimizer(fullLayout, optimizerState);
             return null;
         }, false);
+        if (!mesh.dataAxisInProcess()) // the data-axis gather is no step's communication
+            for (int i = 0; i < mesh.size(); i++) mesh.dataAxis(mesh.device(i)).takeTraffic();
+        if (!leader) return;
         Checkpoint c = new Checkpoint(cfg.model(), params, optimizerState, step, dataPosition,
                 new long[] {cfg.train().seed()}, state, m);
         Checkpoints.Saved s = Checkpoints.save(opt.runDir(), c, data.tokenizer(),
                 new Retention(cfg.train().keepCheckpoints(), data.val() != null ? "val_loss" : null));
         for (String w : s.warnings()) listener.onMessage(w);
-        metrics.write(event("checkpoint", fields("dir", s.dir().getFileName().toString())));
+        writeMetrics(event("checkpoint", fields("dir", s.dir().getFileName().toString())));
         listener.onCheckpoint(step, s.dir());
     }
 
@@ -691,7 +900,9 @@ public final class Trainer implements AutoCloseable {
 
     @Override
     public void close() {
-        metrics.close();
+        // MPI communicators are left to MPI_Finalize: freeing one waits for the other processes,
+        // which may be gone when this runs after an error
+        if (metrics != null) metrics.close();
         mesh.close();
         par.close();
     }

@@ -55,6 +55,10 @@ public record FaultConfig(int device, long step, Kind kind) {
             if (f.onDevice() && f.device >= parallel.devices())
                 throw new InputException("faults: device " + f.device + " does not exist in a mesh of " + parallel.devices()
                         + " device(s)", "devices are numbered 0 .. parallel.data x parallel.model - 1");
+            if (f.onDevice() && parallel.backend() == ParallelConfig.Backend.MPI)
+                throw new InputException("faults: a device " + f.kind.key() + " is simulated in one process; with parallel.backend = mpi"
+                        + " a failed process stops the whole job", "run fault tests with parallel.backend = local; over MPI,"
+                        + " --resume continues a stopped job from its last checkpoint (docs/distributed.md)");
             if (f.kind == Kind.HANG && parallel.devices() == 1)
                 throw new InputException("faults: a hang on a single device cannot be detected",
                         "a hang is noticed through the other devices' collectives: use a mesh of at least 2 devices");

@@ -2,6 +2,7 @@ package dev.palm4j.train.config;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The {@code parallel:} section: the mesh of simulated devices, {@code data x model}. Any mesh
@@ -16,12 +17,27 @@ import java.util.List;
  * @param deviceMemoryMb memory budget per device in MB (10^6 bytes); 0 = none
  * @param modelLink      link model of the model axis (fast, inside a pod)
  * @param dataLink       link model of the data axis (slower, across pods)
+ * @param backend        where the data axis runs: {@code local} (every data rank a simulated device
+ *                       in this process) or {@code mpi} (one process per data rank, under mpirun,
+ *                       each holding its own in-process model axis; docs/distributed.md)
  */
 public record ParallelConfig(int data, int model, boolean shardOptimizer, double timeoutSeconds, double deviceMemoryMb,
-                             LinkConfig modelLink, LinkConfig dataLink) {
+                             LinkConfig modelLink, LinkConfig dataLink, Backend backend) {
 
     static final List<String> KEYS = List.of("data", "model", "shard_optimizer", "timeout_s", "device_memory_mb",
-            "model_link", "data_link");
+            "model_link", "data_link", "backend");
+
+    /** Where the data axis runs. */
+    public enum Backend {
+        /** Every device in this process; collectives are in-process copies. */
+        LOCAL,
+        /** One process per data rank, started by mpirun; the data axis goes through Open MPI. */
+        MPI;
+
+        public String configName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     /**
      * A link model: each message takes {@code latency_us + bytes / (gb_per_s · 10^9)}.
@@ -49,25 +65,32 @@ public record ParallelConfig(int data, int model, boolean shardOptimizer, double
         Check.atLeast("parallel.model", model, 1);
         Check.positive("parallel.timeout_s", timeoutSeconds);
         Check.nonNegative("parallel.device_memory_mb", deviceMemoryMb);
+        Check.notNull("parallel.backend", backend);
     }
 
     public ParallelConfig(int data, int model, boolean shardOptimizer) {
-        this(data, model, shardOptimizer, 60, 0, LinkConfig.MODEL, LinkConfig.DATA);
+        this(data, model, shardOptimizer, 60, 0, LinkConfig.MODEL, LinkConfig.DATA, Backend.LOCAL);
     }
 
     /** One device. */
     public static final ParallelConfig SINGLE = new ParallelConfig(1, 1, false);
 
-    /** Simulated devices in the mesh. */
+    /** Simulated devices in the mesh (over all processes). */
     public int devices() {
         return data * model;
+    }
+
+    /** Devices one process holds: the whole mesh, or with the MPI backend one data rank's model ranks. */
+    public int devicesPerProcess() {
+        return backend == Backend.MPI ? model : devices();
     }
 
     static ParallelConfig read(Keys in) {
         return new ParallelConfig(in.integer("data", 1), in.integer("model", 1), in.bool("shard_optimizer", false),
                 in.number("timeout_s", 60), in.number("device_memory_mb", 0),
                 LinkConfig.read(in.section("model_link", LinkConfig.KEYS), LinkConfig.MODEL),
-                LinkConfig.read(in.section("data_link", LinkConfig.KEYS), LinkConfig.DATA));
+                LinkConfig.read(in.section("data_link", LinkConfig.KEYS), LinkConfig.DATA),
+                in.choice("backend", Backend.LOCAL, Backend.values(), Backend::configName));
     }
 
     void write(ObjectNode out) {
@@ -75,5 +98,6 @@ public record ParallelConfig(int data, int model, boolean shardOptimizer, double
                 .put("device_memory_mb", deviceMemoryMb);
         modelLink.write(out.putObject("model_link"));
         dataLink.write(out.putObject("data_link"));
+        out.put("backend", backend.configName());
     }
 }

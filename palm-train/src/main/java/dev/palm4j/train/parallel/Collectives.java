@@ -20,13 +20,18 @@ import java.util.concurrent.TimeoutException;
  *   <li>all-gather: a ring of n - 1 steps passing pieces on; the same bytes.</li>
  *   <li>all-reduce: reduce-scatter then all-gather, 8 (n - 1) L / n bytes per rank: bandwidth
  *       optimal, as NCCL and TPU ICI rings do it.</li>
- *   <li>broadcast: the root sends the buffer to every other rank, 4 (n - 1) L bytes from the root.</li>
+ *   <li>broadcast: the root sends the buffer to every other rank, 4 (n - 1) L bytes from the root
+ *       (8 (n - 1) L for doubles).</li>
  *   <li>all-reduce of a few doubles (norms, statistics): every rank sends its values to every
  *       other and each sums in rank order, 8 (n - 1) L bytes per rank.</li>
  * </ul>
  * Every wait has the group's timeout; {@link #cancel} breaks every wait at once. Either way each
  * member waiting gets a {@link CollectiveException} and the group is unusable: the mesh builds a
  * new one when it recovers.
+ *
+ * <p>A member's view of the group as a {@link Communicator} is {@link #member}; the same
+ * collectives over Open MPI (one process per rank) are {@link MpiCommunicator}, which counts the
+ * bytes this ring would send ({@link #reduceScatterPiece}, {@link #allGatherPiece}).
  */
 public final class Collectives {
     /** The axis name in messages and reports ("model" or "data"). */
@@ -63,6 +68,36 @@ public final class Collectives {
         return n;
     }
 
+    /** Rank {@code rank}'s view of this group: the collectives with its rank filled in. */
+    public Communicator member(int rank) {
+        if (rank < 0 || rank >= n) throw new IllegalArgumentException("rank " + rank + " of " + n);
+        return new Member(rank);
+    }
+
+    private final class Member implements Communicator {
+        private final int rank;
+
+        Member(int rank) {
+            this.rank = rank;
+        }
+
+        @Override public int rank() { return rank; }
+        @Override public int size() { return n; }
+        @Override public void allReduce(float[] buf, int off, int len) { Collectives.this.allReduce(rank, buf, off, len); }
+        @Override public void reduceScatter(float[] buf, int off, int len) { Collectives.this.reduceScatter(rank, buf, off, len); }
+        @Override public void allGather(float[] buf, int off, int len) { Collectives.this.allGather(rank, buf, off, len); }
+        @Override public void broadcast(int root, float[] buf, int off, int len) { Collectives.this.broadcast(rank, root, buf, off, len); }
+        @Override public void allReduce(double[] buf, int off, int len) { Collectives.this.allReduce(rank, buf, off, len); }
+        @Override public void broadcast(int root, double[] buf, int off, int len) { Collectives.this.broadcast(rank, root, buf, off, len); }
+        @Override public void barrier() { Collectives.this.barrier(); }
+        @Override public Traffic takeTraffic() { return Collectives.this.takeTraffic(rank); }
+
+        @Override
+        public String toString() {
+            return axis + "-axis rank " + rank + " of " + n;
+        }
+    }
+
     /** First element of piece {@code r} when {@code len} elements are cut into {@code n} nearly equal pieces. */
     public static int pieceStart(int len, int n, int r) {
         return (int) ((long) len * r / n);
@@ -86,7 +121,7 @@ public final class Collectives {
         int next = (rank + 1) % n;
         for (int s = 0; s < n - 1; s++) {
             await();                                    // every inbox is free (and allocated)
-            int p = Math.floorMod(rank - s - 1, n);
+            int p = Math.floorMod(rank - s - 1, n);     // = reduceScatterPiece(n, rank, s)
             send(rank, buf, off + pieceStart(len, n, p), pieceLen(len, p), inbox[next]);
             await();                                    // every piece has arrived
             int q = Math.floorMod(rank - s - 2, n), at = off + pieceStart(len, n, q);
@@ -103,7 +138,7 @@ public final class Collectives {
         int next = (rank + 1) % n;
         for (int s = 0; s < n - 1; s++) {
             await();
-            int p = Math.floorMod(rank - s, n);
+            int p = Math.floorMod(rank - s, n);         // = allGatherPiece(n, rank, s)
             send(rank, buf, off + pieceStart(len, n, p), pieceLen(len, p), inbox[next]);
             await();
             int q = Math.floorMod(rank - 1 - s, n);
@@ -120,6 +155,26 @@ public final class Collectives {
             for (int r = 0; r < n; r++) if (r != root) send(rank, buf, off, len, inbox[r]);
         await();
         if (rank != root) System.arraycopy(inbox[rank], 0, buf, off, len);
+    }
+
+    /** Copies the root's {@code buf[off, off+len)} of doubles to every member. */
+    public void broadcast(int rank, int root, double[] buf, int off, int len) {
+        if (n == 1) return;
+        if (smallInbox[rank].length < len) smallInbox[rank] = new double[len];
+        await();
+        if (rank == root)
+            for (int r = 0; r < n; r++) {
+                if (r == root) continue;
+                System.arraycopy(buf, off, smallInbox[r], 0, len);
+                count(rank, 8L * len);
+            }
+        await();
+        if (rank != root) System.arraycopy(smallInbox[rank], 0, buf, off, len);
+    }
+
+    /** Returns when every member has called it (or throws a {@link CollectiveException} on a timeout or cancel). */
+    public void barrier() {
+        if (n > 1) await();
     }
 
     /** Sums a few doubles over the group, in rank order, the same bits on every member. */
@@ -167,6 +222,21 @@ public final class Collectives {
         }
 
         public static final Traffic NONE = new Traffic(0, 0);
+    }
+
+    /** The piece rank {@code rank} sends at step {@code s} of a ring reduce-scatter over {@code n} ranks. */
+    static int reduceScatterPiece(int n, int rank, int s) {
+        return Math.floorMod(rank - s - 1, n);
+    }
+
+    /** The piece rank {@code rank} sends at step {@code s} of a ring all-gather over {@code n} ranks. */
+    static int allGatherPiece(int n, int rank, int s) {
+        return Math.floorMod(rank - s, n);
+    }
+
+    /** Length of piece {@code p} when {@code len} elements are cut into {@code n} pieces. */
+    static int pieceLen(int len, int n, int p) {
+        return pieceStart(len, n, p + 1) - pieceStart(len, n, p);
     }
 
     private int maxPiece(int len) {

@@ -99,19 +99,19 @@ public final class DeviceWorker {
     // model axis for tensors split across it. buf holds pairs, one per tensor the optimizer calls split.
     private void sumStatistics(double[] buf, int off, int len) {
         if (zero != null) {
-            mesh.dataAxis(device).allReduce(device.dataRank, buf, off, len);
+            mesh.dataAxis(device).allReduce(buf, off, len);
             if (mesh.spec.model() == 1) return;
             // entries come in pairs per tensor, every tensor present (all count as split in a shard)
             double[] split = new double[len];
             int n = 0;
             for (int i = 0; i < modelSplit.length; i++)
                 if (modelSplit[i]) { split[n++] = buf[off + 2 * i]; split[n++] = buf[off + 2 * i + 1]; }
-            mesh.modelAxis(device).allReduce(device.modelRank, split, 0, n);
+            mesh.modelAxis(device).allReduce(split, 0, n);
             n = 0;
             for (int i = 0; i < modelSplit.length; i++)
                 if (modelSplit[i]) { buf[off + 2 * i] = split[n++]; buf[off + 2 * i + 1] = split[n++]; }
         } else {
-            mesh.modelAxis(device).allReduce(device.modelRank, buf, off, len);
+            mesh.modelAxis(device).allReduce(buf, off, len);
         }
     }
 
@@ -158,13 +158,12 @@ public final class DeviceWorker {
     private void reduceBucket(int b) {
         int from = layout.bucketStart(b), len = layout.bucketEnd(b) - from;
         float[] g = model.grads();
-        Collectives data = mesh.dataAxis(device);
-        int rank = device.dataRank;
+        Communicator data = mesh.dataAxis(device);
         pending.add(device.submitComm(() -> {
             long t = System.nanoTime();
-            if (zero == null) data.allReduce(rank, g, from, len);
+            if (zero == null) data.allReduce(g, from, len);
             else {
-                data.reduceScatter(rank, g, from, len);
+                data.reduceScatter(g, from, len);
                 zero.gather(b, g, zGrads);
             }
             commBusy += (System.nanoTime() - t) / 1e9;
@@ -186,8 +185,8 @@ public final class DeviceWorker {
         }
         norms[0] = split;
         norms[1] = replicated;
-        if (zero != null) mesh.dataAxis(device).allReduce(device.dataRank, norms, 0, 2);
-        mesh.modelAxis(device).allReduce(device.modelRank, norms, 0, 1);
+        if (zero != null) mesh.dataAxis(device).allReduce(norms, 0, 2);
+        mesh.modelAxis(device).allReduce(norms, 0, 1);
         return norms[0] + norms[1];
     }
 
@@ -209,10 +208,10 @@ public final class DeviceWorker {
         zero.gather(model.params(), zParams);
         optimizer.step(zParams, zGrads, step, lr);
         zero.scatter(zParams, model.params());
-        Collectives data = mesh.dataAxis(device);
+        Communicator data = mesh.dataAxis(device);
         for (int b = 0; b < zero.buckets(); b++) {
             int from = layout.bucketStart(b);
-            data.allGather(device.dataRank, model.params(), from, layout.bucketEnd(b) - from);
+            data.allGather(model.params(), from, layout.bucketEnd(b) - from);
         }
         return null;
     }
@@ -222,18 +221,34 @@ public final class DeviceWorker {
         return dev.palm4j.train.Evaluation.sumsOfShards(model, val, maxSequences, device.dataRank, dataRanks);
     }
 
-    /** Writes this device's parameters into {@code full} (single-device layout); data rank 0 does it. */
+    /**
+     * Writes this device's parameters into {@code full} (single-device layout); the first data
+     * rank of this process does it (the replicas agree).
+     */
     public void saveParams(ParamLayout fullLayout, float[] full) {
-        if (device.dataRank == 0) Sharding.toFull(layout, model.params(), fullLayout, full, device.modelRank == 0);
+        if (device.dataRank == mesh.firstDataRank()) Sharding.toFull(layout, model.params(), fullLayout, full, device.modelRank == 0);
     }
 
-    /** Writes this device's optimizer state (its shard, when sharded) into the full arrays by name. */
+    /**
+     * Writes this device's optimizer state (its shard, when sharded) into the full arrays by name.
+     * When the shards live in other processes (ZeRO-1 over MPI) they are all-gathered over the
+     * data axis first, a collective every data rank calls, so each process writes the whole state.
+     */
     public void saveOptimizer(ParamLayout fullLayout, Map<String, float[]> full) {
         boolean replicated = device.modelRank == 0;
         for (Map.Entry<String, float[]> e : optimizer.state().entrySet()) {
             float[] dst = full.get(e.getKey());
             if (zero == null) {
-                if (device.dataRank == 0) Sharding.toFull(layout, e.getValue(), fullLayout, dst, replicated);
+                if (device.dataRank == mesh.firstDataRank()) Sharding.toFull(layout, e.getValue(), fullLayout, dst, replicated);
+            } else if (!mesh.dataAxisInProcess()) {
+                float[] local = new float[layout.size()];
+                zero.scatter(e.getValue(), local);
+                Communicator data = mesh.dataAxis(device);
+                for (int b = 0; b < zero.buckets(); b++) {
+                    int from = layout.bucketStart(b);
+                    data.allGather(local, from, layout.bucketEnd(b) - from);
+                }
+                Sharding.toFull(layout, local, fullLayout, dst, replicated);
             } else {
                 for (int b = 0; b < zero.buckets(); b++)
                     Sharding.toFull(layout, zero.pieceFrom(b), zero.pieceFrom(b) + zero.pieceLen(b), e.getValue(),

@@ -128,6 +128,55 @@ class CollectivesTest {
     }
 
     @Test
+    void membersAreCommunicatorsOverTheSameRing() throws Exception {
+        int n = 3, len = 11;
+        Collectives c = group(n, 10);
+        float[][] b = random(n, len, 8), orig = new float[n][];
+        for (int r = 0; r < n; r++) orig[r] = b[r].clone();
+        double[][] d = {{0, 0}, {0, 0}, {7.5, -2}};
+        members(n, r -> {
+            Communicator m = c.member(r);
+            assertEquals(r, m.rank());
+            assertEquals(n, m.size());
+            m.allReduce(b[r], 0, len);
+            m.barrier();
+            m.broadcast(2, d[r], 0, 2);
+        });
+        for (int r = 0; r < n; r++) {
+            for (int p = 0; p < n; p++)
+                for (int i = Collectives.pieceStart(len, n, p); i < Collectives.pieceStart(len, n, p + 1); i++)
+                    assertEquals(ringSum(orig, 0, i, n, p), b[r][i], 0f, "the ring's sums through a member");
+            assertArrayEquals(new double[] {7.5, -2}, d[r], "double broadcast");
+            Collectives.Traffic t = c.member(r).takeTraffic();
+            long ring = 0;
+            for (int s = 0; s < n - 1; s++)
+                ring += 4L * (Collectives.pieceLen(len, n, Collectives.reduceScatterPiece(n, r, s))
+                        + Collectives.pieceLen(len, n, Collectives.allGatherPiece(n, r, s)));
+            // uneven pieces (11 floats over 3): the pieces the ring sent, as MpiCommunicator counts them; the root's doubles
+            assertEquals(ring + (r == 2 ? 8L * 2 * (n - 1) : 0), t.bytes(), "rank " + r);
+        }
+    }
+
+    @Test
+    void aGroupOfOneLeavesEveryBufferAsItIs() {
+        Communicator one = Communicator.single();
+        float[] f = {1, 2, 3};
+        double[] d = {4, 5};
+        one.allReduce(f, 0, 3);
+        one.reduceScatter(f, 0, 3);
+        one.allGather(f, 0, 3);
+        one.broadcast(0, f, 0, 3);
+        one.allReduce(d, 0, 2);
+        one.broadcast(0, d, 0, 2);
+        one.barrier();
+        assertArrayEquals(new float[] {1, 2, 3}, f);
+        assertArrayEquals(new double[] {4, 5}, d);
+        assertEquals(0, one.takeTraffic().bytes());
+        assertEquals(0, one.rank());
+        assertEquals(1, one.size());
+    }
+
+    @Test
     void aMemberThatNeverComesTimesTheOthersOutInsteadOfHangingThem() {
         Collectives c = group(3, 0.3);
         long t0 = System.nanoTime();
