@@ -21,7 +21,6 @@ import dev.palm4j.train.config.RunConfig;
 import dev.palm4j.train.config.ScheduleConfig;
 import dev.palm4j.train.optim.AdamW;
 import dev.palm4j.train.optim.Adafactor;
-import dev.palm4j.train.optim.GradClip;
 import dev.palm4j.train.optim.LrSchedule;
 import dev.palm4j.train.parallel.Collectives;
 import dev.palm4j.train.parallel.Communicator;
