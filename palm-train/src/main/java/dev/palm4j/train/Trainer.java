@@ -27,6 +27,7 @@ import dev.palm4j.train.parallel.Communicator;
 import dev.palm4j.train.parallel.DeviceMesh;
 import dev.palm4j.train.parallel.DeviceWorker;
 import dev.palm4j.train.parallel.Link;
+import dev.palm4j.train.parallel.MeshDispatch;
 import dev.palm4j.train.parallel.MpiCommunicator;
 import dev.palm4j.train.parallel.SimulatedDevice;
 import java.io.IOException;
@@ -110,7 +111,7 @@ public final class Trainer implements AutoCloseable {
     private final Communicator processes; // the run's processes (one unless parallel.backend = mpi); 0 leads
     private final boolean leader;          // process 0: the only one that touches the run directory
     private final DeviceMesh mesh;
-    private final DeviceWorker[] workers; // by the mesh's local index (device id with one process)
+    private final MeshDispatch dispatch;  // runs tasks on the devices; holds their workers
     private final LrSchedule schedule;
     private final Tokenizer tokenizer;
     private final double peakGflops;
@@ -149,7 +150,7 @@ public final class Trainer implements AutoCloseable {
             for (int m = 0; m < p.model(); m++) dataAxes.add(world.dup(meshSpec(cfg, threads).dataLink()));
             this.mesh = new DeviceMesh(meshSpec(cfg, threads), world.rank(), dataAxes);
         }
-        this.workers = new DeviceWorker[mesh.size()];
+        this.dispatch = new MeshDispatch(mesh, this::newWorker, cfg.parallel().timeoutSeconds(), processes.size() > 1);
         try {
             onEveryDevice(w -> null, true);
         } catch (RuntimeException e) {
@@ -308,112 +309,11 @@ public final class Trainer implements AutoCloseable {
                 cfg.parallel().shardOptimizer(), t.seed(), 2, optimizers(cfg.optimizer()));
     }
 
-    /** A task for one device's worker. */
-    @FunctionalInterface
-    private interface DeviceTask<T> {
-        T run(DeviceWorker w) throws Exception;
-    }
-
-    /** Devices that failed during a task (crashed or hung); the mesh recovers from it. */
-    static final class MeshFailure extends RuntimeException {
-        final Map<Integer, String> failed; // device id -> "crash" | "hang"
-
-        MeshFailure(Map<Integer, String> failed, Throwable cause) {
-            super("device failure: " + failed, cause);
-            this.failed = failed;
-        }
-    }
-
-    /**
-     * Runs {@code task} on every device at once (each on its own thread) and returns the results
-     * by device id; {@code create} builds the workers of those devices first. When one fails,
-     * every collective is cancelled so no device waits for it, and the others get
-     * {@code parallel.timeout_s} to finish; a device still busy then is hung. Simulated device
-     * faults (crashes, hangs) are thrown as a {@link MeshFailure} naming the devices; anything
-     * else (a bad input, a bug) is rethrown as it is.
-     */
-    private <T> List<T> onEveryDevice(DeviceTask<T> task, boolean create) {
+    // task on every device at once (MeshDispatch), building every worker first when create
+    private <T> List<T> onEveryDevice(MeshDispatch.DeviceTask<T> task, boolean create) {
         boolean[] all = new boolean[mesh.size()];
         java.util.Arrays.fill(all, create);
-        return onEveryDevice(task, all);
-    }
-
-    private <T> List<T> onEveryDevice(DeviceTask<T> task, boolean[] create) {
-        int n = mesh.size();
-        // Each task records its outcome before it signals: the controller reads outcomes, not
-        // futures (a future completes only after the task's last statement, after the signal).
-        Object[] results = new Object[n];
-        Throwable[] errors = new Throwable[n];
-        boolean[] done = new boolean[n];
-        java.util.concurrent.Semaphore finished = new java.util.concurrent.Semaphore(0);
-        for (int i = 0; i < n; i++) {
-            SimulatedDevice dev = mesh.device(i);
-            int id = i;
-            dev.submit(() -> {
-                try {
-                    if (create[id]) workers[id] = newWorker(dev);
-                    results[id] = task.run(workers[id]);
-                } catch (Throwable t) {
-                    errors[id] = t;
-                } finally {
-                    done[id] = true;
-                    finished.release(); // publishes the outcome to the acquire below
-                }
-                return null;
-            });
-        }
-        Throwable first = null;
-        long deadline = Long.MAX_VALUE;
-        int acquired = 0;
-        try {
-            for (; acquired < n; acquired++) {
-                if (first == null) finished.acquire();
-                else if (!finished.tryAcquire(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS))
-                    break; // the rest are hung
-                if (first != null) continue;
-                for (int i = 0; i < n; i++)
-                    if (errors[i] != null && (first == null || errors[i] instanceof SimulatedDevice.Failure)) first = errors[i];
-                if (first != null) {
-                    mesh.cancel();
-                    // over MPI the other processes wait in collectives no one can cancel: this
-                    // process ends with the error, and mpirun stops the job (docs/distributed.md)
-                    if (processes.size() > 1) rethrow(first);
-                    deadline = System.nanoTime() + (long) (cfg.parallel().timeoutSeconds() * 1e9);
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            mesh.cancel();
-            throw new IllegalStateException("interrupted while waiting for the devices", e);
-        }
-        if (first == null) {
-            List<T> out = new ArrayList<>();
-            for (Object r : results) {
-                @SuppressWarnings("unchecked") T t = (T) r;
-                out.add(t);
-            }
-            return out;
-        }
-        // A device whose signal did not arrive in time is hung. (done[] of a task that signalled
-        // after the deadline may be read stale here: it is then counted hung too, which is safe.)
-        Map<Integer, String> failed = new java.util.TreeMap<>();
-        for (int i = 0; i < n; i++) {
-            if (!done[i] && acquired < n) failed.put(i, "hang");
-            else if (errors[i] instanceof SimulatedDevice.Failure x) failed.put(i, x.kind);
-        }
-        if (!failed.isEmpty()) throw new MeshFailure(failed, first);
-        mesh.reconnect();
-        if (first instanceof dev.palm4j.train.parallel.CollectiveException)
-            throw new InputException(first.getMessage(), "a device took longer than parallel.timeout_s = "
-                    + cfg.parallel().timeoutSeconds() + " s for its part of a step: raise it", first);
-        rethrow(first);
-        return null;
-    }
-
-    private static void rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) throw r;
-        if (t instanceof Error e) throw e;
-        throw new IllegalStateException(t);
+        return dispatch.onEveryDevice(task, all);
     }
 
     /**
@@ -422,7 +322,7 @@ public final class Trainer implements AutoCloseable {
      * the failure and the recovery time as events. The run then replays the lost steps and,
      * being deterministic, ends bitwise where a fault-free run ends.
      */
-    private void recover(MeshFailure f, long failedStep) {
+    private void recover(MeshDispatch.MeshFailure f, long failedStep) {
         long t0 = System.nanoTime();
         if (++recoveries > MAX_RECOVERIES)
             throw new InputException("the mesh failed " + recoveries + " times in this run (last: " + f.failed + " at step " + failedStep + ")",
@@ -433,7 +333,7 @@ public final class Trainer implements AutoCloseable {
             fresh[id] = true;
         }
         mesh.reconnect();
-        onEveryDevice(w -> null, fresh);
+        dispatch.onEveryDevice(w -> null, fresh);
         boolean restored;
         try {
             restored = Checkpoints.list(opt.runDir()).size() > 0;
@@ -528,7 +428,7 @@ public final class Trainer implements AutoCloseable {
             return;
         }
         List<String> names = new ArrayList<>();
-        for (String name : workers[0].optimizerStateNames()) names.add(name);
+        for (String name : dispatch.worker(0).optimizerStateNames()) names.add(name);
         if (leader && withOptimizer && !optimizerState.keySet().equals(new java.util.HashSet<>(names)))
             throw new InputException("the checkpoint's optimizer state holds " + optimizerState.keySet() + " but this run's optimizer keeps "
                     + names, "resume with the optimizer.kind the checkpoint was written with");
@@ -563,7 +463,7 @@ public final class Trainer implements AutoCloseable {
     // back to step 0: the seed's initial weights, a zero optimizer state, the first batch
     private void restoreInitial() {
         Map<String, float[]> zeros = new LinkedHashMap<>();
-        for (String name : workers[0].optimizerStateNames()) zeros.put(name, new float[fullLayout.size()]);
+        for (String name : dispatch.worker(0).optimizerStateNames()) zeros.put(name, new float[fullLayout.size()]);
         load(new PalmModel(cfg.model(), Parallel.SERIAL, cfg.train().seed()).params(), zeros);
         step = 0;
         dataPosition = 0;
@@ -598,7 +498,7 @@ public final class Trainer implements AutoCloseable {
         while (step < total) {
             try {
                 last = trainStep();
-            } catch (MeshFailure f) {
+            } catch (MeshDispatch.MeshFailure f) {
                 recover(f, step + 1);
                 continue;
             }
@@ -833,7 +733,7 @@ public final class Trainer implements AutoCloseable {
         state.put("seed", cfg.train().seed());
         float[] params = new float[fullLayout.size()];
         Map<String, float[]> optimizerState = new LinkedHashMap<>();
-        for (String name : workers[0].optimizerStateNames()) optimizerState.put(name, new float[fullLayout.size()]);
+        for (String name : dispatch.worker(0).optimizerStateNames()) optimizerState.put(name, new float[fullLayout.size()]);
         onEveryDevice(w -> { // over MPI with ZeRO-1 every process takes part: the shards are gathered
             w.saveParams(fullLayout, params);
             w.saveOptimizer(fullLayout, optimizerState);
