@@ -38,7 +38,14 @@ public final class Gemm {
     static final int NC = 3072;
 
     // Packing buffers live per thread and only ever grow, so steady-state calls allocate nothing.
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0], new float[MR * NR]});
+    // Every packed sliver is an array of its own, indexed from 0: the micro-kernel's loads are
+    // then p * MR and p * NR with no offset, which C2 compiles tighter (see micro).
+    private static final class Buffers {
+        float[][] a = new float[0][], b = new float[0][];
+        final float[] edge = new float[MR * NR];
+    }
+
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
     /** C (M,N) (+)= A (M,K) . B (K,N), dense row-major. */
     public static void matmul(Parallel par, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff,
@@ -81,11 +88,11 @@ public final class Gemm {
             int nPanels = (nc + NR - 1) / NR;
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
-                float[] bp = packedB(nPanels * NR * kc);
+                float[][] bp = packedB(nPanels, NR * kc);
                 int jc0 = jc, pc0 = pc;
                 par.forRange(nPanels, 8, (lo, hi) -> {
                     for (int panel = lo; panel < hi; panel++)
-                        packB(transB, b, bOff, ldb, pc0, kc, jc0 + panel * NR, Math.min(NR, n - jc0 - panel * NR), bp, panel * NR * kc);
+                        packB(transB, b, bOff, ldb, pc0, kc, jc0 + panel * NR, Math.min(NR, n - jc0 - panel * NR), bp[panel]);
                 });
                 boolean overwrite = pc == 0 && !accumulate;
                 int mBlocks = (m + MC - 1) / MC;
@@ -95,7 +102,7 @@ public final class Gemm {
                     int ib = t / nSplit, js = t % nSplit;
                     int ic = ib * MC, mc = Math.min(MC, m - ic);
                     int p0 = nPanels * js / nSplit, p1 = nPanels * (js + 1) / nSplit;
-                    float[] ap = packedA(((mc + MR - 1) / MR) * MR * kc);
+                    float[][] ap = packedA((mc + MR - 1) / MR, MR * kc);
                     packA(transA, a, aOff, lda, ic, mc, pc0, kc, ap);
                     macro(ap, mc, bp, p0, p1, kc, c, cOff + ic * ldc + jc0, ldc, nc, overwrite);
                 });
@@ -133,21 +140,28 @@ public final class Gemm {
         });
     }
 
-    private static float[] packedB(int size) {
-        float[][] buf = BUFFERS.get();
-        if (buf[0].length < size) buf[0] = new float[size];
-        return buf[0];
+    private static float[][] packedB(int panels, int size) {
+        Buffers buf = BUFFERS.get();
+        buf.b = grow(buf.b, panels, size);
+        return buf.b;
     }
 
-    private static float[] packedA(int size) {
-        float[][] buf = BUFFERS.get();
-        if (buf[1].length < size) buf[1] = new float[size];
-        return buf[1];
+    private static float[][] packedA(int slivers, int size) {
+        Buffers buf = BUFFERS.get();
+        buf.a = grow(buf.a, slivers, size);
+        return buf.a;
+    }
+
+    private static float[][] grow(float[][] bufs, int count, int size) {
+        if (bufs.length < count) bufs = java.util.Arrays.copyOf(bufs, count);
+        for (int i = 0; i < count; i++) if (bufs[i] == null || bufs[i].length < size) bufs[i] = new float[size];
+        return bufs;
     }
 
     // B block rows pc..pc+kc, columns j0..j0+w -> dst (kc, NR), zero-padded past w.
     private static void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int j0, int w,
-                              float[] dst, int d) {
+                              float[] dst) {
+        int d = 0;
         if (!transB && w == NR) {
             for (int p = 0; p < kc; p++, d += NR) {
                 int src = bOff + (pc + p) * ldb + j0;
@@ -172,50 +186,50 @@ public final class Gemm {
         }
     }
 
-    // A block rows ic..ic+mc, depth pc..pc+kc -> dst as MR-tall slivers (kc, MR), zero-padded.
+    // A block rows ic..ic+mc, depth pc..pc+kc -> dst[s] (kc, MR) for every MR-tall sliver s,
+    // zero-padded.
     private static void packA(boolean transA, float[] a, int aOff, int lda, int ic, int mc, int pc, int kc,
-                              float[] dst) {
+                              float[][] dst) {
         if (transA) {
             // A stored (K,M): row p of the block is mc contiguous values, read once for every
             // sliver (walking one sliver at a time would touch a new page per value of p).
-            int full = mc / MR * MR;
+            int full = mc / MR;
             for (int p = 0; p < kc; p++) {
                 int src = aOff + (pc + p) * lda + ic, d = p * MR;
-                for (int ir = 0; ir < full; ir += MR, d += MR * kc) System.arraycopy(a, src + ir, dst, d, MR);
-                if (full < mc) {
-                    for (int i = 0; i < MR; i++) dst[d + i] = full + i < mc ? a[src + full + i] : 0f;
+                for (int s = 0; s < full; s++) System.arraycopy(a, src + s * MR, dst[s], d, MR);
+                if (full * MR < mc) {
+                    for (int i = 0, r = full * MR; i < MR; i++) dst[full][d + i] = r + i < mc ? a[src + r + i] : 0f;
                 }
             }
             return;
         }
-        int d = 0;
         for (int ir = 0; ir < mc; ir += MR) {
             int h = Math.min(MR, mc - ir);
+            float[] sliver = dst[ir / MR];
             for (int i = 0; i < MR; i++) {
                 if (i < h) {
                     int src = aOff + (ic + ir + i) * lda + pc;
-                    for (int p = 0; p < kc; p++) dst[d + p * MR + i] = a[src + p];
+                    for (int p = 0; p < kc; p++) sliver[p * MR + i] = a[src + p];
                 } else {
-                    for (int p = 0; p < kc; p++) dst[d + p * MR + i] = 0f;
+                    for (int p = 0; p < kc; p++) sliver[p * MR + i] = 0f;
                 }
             }
-            d += kc * MR;
         }
     }
 
     // C block (mc, panels p0..p1 of NR columns) (+)= packed A (mc, kc) . packed B slivers.
-    private static void macro(float[] ap, int mc, float[] bp, int p0, int p1, int kc,
+    private static void macro(float[][] ap, int mc, float[][] bp, int p0, int p1, int kc,
                               float[] c, int cOff, int ldc, int nc, boolean overwrite) {
-        float[] edge = BUFFERS.get()[2]; // a partial tile is computed here, then copied
+        float[] edge = BUFFERS.get().edge; // a partial tile is computed here, then copied
         for (int panel = p0; panel < p1; panel++) {
             int j = panel * NR, w = Math.min(NR, nc - j);
             for (int ir = 0; ir < mc; ir += MR) {
                 int h = Math.min(MR, mc - ir);
-                int ai = (ir / MR) * MR * kc, bi = panel * NR * kc;
+                float[] as = ap[ir / MR], bs = bp[panel];
                 if (h == MR && w == NR) {
-                    micro(kc, ap, ai, bp, bi, c, cOff + ir * ldc + j, ldc, overwrite);
+                    micro(kc, as, bs, c, cOff + ir * ldc + j, ldc, overwrite);
                 } else {
-                    micro(kc, ap, ai, bp, bi, edge, 0, NR, true);
+                    micro(kc, as, bs, edge, 0, NR, true);
                     for (int i = 0; i < h; i++) {
                         int row = cOff + (ir + i) * ldc + j;
                         for (int jj = 0; jj < w; jj++)
@@ -227,19 +241,19 @@ public final class Gemm {
     }
 
     // The register tile: C (MR, NR) (+)= sum over kc of packed A column (MR) x packed B row (NR).
-    private static void micro(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc,
+    private static void micro(int kc, float[] ap, float[] bp, float[] c, int ci, int ldc,
                               boolean overwrite) {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z,
                 c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-        // Indices are computed from p rather than stepped beside it: C2 then hoists the bounds
-        // checks of the B loads out of the loop (46 -> 42 instructions per 12 FMAs). The loop is
-        // bound by instruction dispatch more than by the two FMA units, and this measured 1.08-1.10x
-        // in an L1-resident A/B within one JVM (docs/benchmarks.md). Unrolling p by two would cut
-        // more, but C2 then stops inlining the stores (NodeCountInliningCutoff), boxing the
-        // accumulators: 0.6-0.7x.
+        // Each sliver is its own array and the indices are computed from p (not stepped beside
+        // it): C2 then hoists the bounds checks of the B loads and needs the least index
+        // arithmetic, 46 -> 38 instructions per 12 FMAs. The loop is bound by instruction
+        // dispatch more than by the two FMA units: 1.13-1.31x in an L1-resident A/B within one
+        // JVM (docs/benchmarks.md). Unrolling p by two would cut more, but C2 then stops
+        // inlining the stores (NodeCountInliningCutoff) and boxes the accumulators: 0.6-0.7x.
         for (int p = 0; p < kc; p++) {
-            int aq = ai + p * MR, bq = bi + p * NR;
+            int aq = p * MR, bq = p * NR;
             FloatVector b0 = FloatVector.fromArray(F, bp, bq);
             FloatVector b1 = FloatVector.fromArray(F, bp, bq + L);
             FloatVector a0 = FloatVector.broadcast(F, ap[aq]);
