@@ -102,7 +102,7 @@ public final class Gemm {
                     int ib = t / nSplit, js = t % nSplit;
                     int ic = ib * MC, mc = Math.min(MC, m - ic);
                     int p0 = nPanels * js / nSplit, p1 = nPanels * (js + 1) / nSplit;
-                    float[][] ap = packedA((mc + MR - 1) / MR, MR * kc);
+                    float[][] ap = packedA((mc + MR - 1) / MR, MR * kc + L);
                     packA(transA, a, aOff, lda, ic, mc, pc0, kc, ap);
                     macro(ap, mc, bp, p0, p1, kc, c, cOff + ic * ldc + jc0, ldc, nc, overwrite);
                 });
@@ -195,16 +195,34 @@ public final class Gemm {
             // sliver (walking one sliver at a time would touch a new page per value of p).
             int full = mc / MR;
             for (int p = 0; p < kc; p++) {
-                int src = aOff + (pc + p) * lda + ic, d = p * MR;
-                for (int s = 0; s < full; s++) System.arraycopy(a, src + s * MR, dst[s], d, MR);
+                int src = aOff + (pc + p) * lda + ic, d = p * MR, s = 0;
+                // A whole vector per sliver: its L - MR extra values land in row p + 1, written
+                // next, or in the sliver's slack (packedA allots L more).
+                if (L >= MR) for (; s < full && src + s * MR + L <= a.length; s++) FloatVector.fromArray(F, a, src + s * MR).intoArray(dst[s], d);
+                for (; s < full; s++) System.arraycopy(a, src + s * MR, dst[s], d, MR);
                 if (full * MR < mc) {
                     for (int i = 0, r = full * MR; i < MR; i++) dst[full][d + i] = r + i < mc ? a[src + r + i] : 0f;
                 }
             }
             return;
         }
-        for (int ir = 0; ir < mc; ir += MR) {
-            int h = Math.min(MR, mc - ir);
+        int full = mc / MR * MR;
+        for (int ir = 0; ir < full; ir += MR) {
+            // Six rows read side by side along K, so the sliver is written in order.
+            float[] sliver = dst[ir / MR];
+            int s0 = aOff + (ic + ir) * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+            for (int p = 0; p < kc; p++) {
+                int o = p * MR;
+                sliver[o] = a[s0 + p];
+                sliver[o + 1] = a[s1 + p];
+                sliver[o + 2] = a[s2 + p];
+                sliver[o + 3] = a[s3 + p];
+                sliver[o + 4] = a[s4 + p];
+                sliver[o + 5] = a[s5 + p];
+            }
+        }
+        for (int ir = full; ir < mc; ir += MR) {
+            int h = mc - ir;
             float[] sliver = dst[ir / MR];
             for (int i = 0; i < MR; i++) {
                 if (i < h) {
