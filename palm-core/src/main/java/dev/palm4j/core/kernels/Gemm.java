@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * forward {@code y = x . W^T} (NT), input gradient {@code dx = dy . W} (NN), weight gradient
  * {@code dW = dy^T . x} (TN).
  *
- * <p>Goto/BLIS structure: B is packed per (KC x NC) block into NR-wide column slivers, A per
+ * <p>Goto/BLIS structure: B is packed per (KC x NC) block into NR-wide column slivers (every K
+ * block in one round when C is narrow and B fits {@link #WHOLE_K}), A per
  * (MC x KC) block into MR-tall row slivers, and a register-blocked MR x NR micro-kernel
  * accumulates a tile of C in vector registers over the whole KC depth. Packing turns every
  * transpose into the same inner loop. Threads split the M blocks (and the N range when there are
@@ -36,6 +37,8 @@ public final class Gemm {
     static final int KC = Math.max(128, 8192 / NR);
     static final int MC = 96;
     static final int NC = 3072;
+    /** Packed B of up to this many floats (8 MB) may cover the whole depth K in one round. */
+    static final int WHOLE_K = 2 << 20;
 
     // Packing buffers live per thread and only ever grow, so steady-state calls allocate nothing.
     // Every packed sliver is an array of its own, indexed from 0: the micro-kernel's loads are
@@ -83,32 +86,43 @@ public final class Gemm {
             skinnyNT(par, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
+        // M blocks of about MC rows, as many as a multiple of the thread count and equal to within
+        // one MR sliver, so no thread waits on another's last block (2048 rows in blocks of 96
+        // were 21 full blocks and a third of one).
+        int slivers = (m + MR - 1) / MR, width = par.width();
+        int mBlocks = Math.min(slivers, ((m + MC - 1) / MC + width - 1) / width * width);
+        int kBlocks = (k + KC - 1) / KC;
         for (int jc = 0; jc < n; jc += NC) {
-            int nc = Math.min(NC, n - jc);
+            int nc = Math.min(NC, n - jc), jc0 = jc;
             int nPanels = (nc + NR - 1) / NR;
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
-                float[][] bp = packedB(nPanels, NR * kc);
-                int jc0 = jc, pc0 = pc;
-                par.forRange(nPanels, 8, (lo, hi) -> {
-                    for (int panel = lo; panel < hi; panel++)
-                        packB(transB, b, bOff, ldb, pc0, kc, jc0 + panel * NR, Math.min(NR, n - jc0 - panel * NR), bp[panel]);
+            // Enough tasks to keep every thread busy: split the N panels when M is short.
+            int nSplit = Math.min(nPanels, Math.max(1, (2 * width + mBlocks - 1) / mBlocks));
+            // When C is narrow, every K block of B is packed in one round: a task then runs its M
+            // block through all of K while its rows of C (MC x at most 512) stay in L2, and the
+            // threads meet twice per GEMM instead of twice per K block. All of B (up to WHOLE_K
+            // floats) is then the working set each task streams, so wide or deep B keeps one K
+            // block at a time (in a 2-thread A/B against OpenBLAS the anchor-S weight gradient
+            // with N = 1280 lost with whole-K packing, those with N = 256 gained).
+            int group = nPanels * NR <= 512 && (long) k * nPanels * NR <= WHOLE_K ? kBlocks : 1;
+            for (int kb0 = 0; kb0 < kBlocks; kb0 += group) {
+                int g = Math.min(group, kBlocks - kb0), first = kb0;
+                float[][] bp = packedB(g * nPanels, NR * Math.min(KC, k));
+                par.forRange(g * nPanels, 8, (lo, hi) -> {
+                    for (int i = lo; i < hi; i++) {
+                        int pc = (first + i / nPanels) * KC, j0 = jc0 + i % nPanels * NR;
+                        packB(transB, b, bOff, ldb, pc, Math.min(KC, k - pc), j0, Math.min(NR, n - j0), bp[i]);
+                    }
                 });
-                boolean overwrite = pc == 0 && !accumulate;
-                // M blocks of about MC rows, as many as a multiple of the thread count and of
-                // equal size to an MR sliver, so no thread waits on another's last block (2048 rows
-                // in blocks of 96 were 21 full blocks and a third of one).
-                int slivers = (m + MR - 1) / MR, width = par.width();
-                int mBlocks = Math.min(slivers, ((m + MC - 1) / MC + width - 1) / width * width);
-                // Enough tasks to keep every thread busy: split the N panels when M is short.
-                int nSplit = Math.min(nPanels, Math.max(1, (2 * width + mBlocks - 1) / mBlocks));
                 par.forEach(mBlocks * nSplit, t -> {
                     int ib = t / nSplit, js = t % nSplit;
                     int ic = (int) ((long) slivers * ib / mBlocks) * MR, mc = Math.min(m, (int) ((long) slivers * (ib + 1) / mBlocks) * MR) - ic;
                     int p0 = nPanels * js / nSplit, p1 = nPanels * (js + 1) / nSplit;
-                    float[][] ap = packedA((mc + MR - 1) / MR, MR * kc + L);
-                    packA(transA, a, aOff, lda, ic, mc, pc0, kc, ap);
-                    macro(ap, mc, bp, p0, p1, kc, c, cOff + ic * ldc + jc0, ldc, nc, overwrite);
+                    for (int i = 0; i < g; i++) { // K blocks in order: C sums in the same order for any grouping
+                        int pc = (first + i) * KC, kc = Math.min(KC, k - pc);
+                        float[][] ap = packedA((mc + MR - 1) / MR, MR * kc + L);
+                        packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
+                        macro(ap, mc, bp, i * nPanels, p0, p1, kc, c, cOff + ic * ldc + jc0, ldc, nc, pc == 0 && !accumulate);
+                    }
                 });
             }
         }
@@ -239,15 +253,16 @@ public final class Gemm {
         }
     }
 
-    // C block (mc, panels p0..p1 of NR columns) (+)= packed A (mc, kc) . packed B slivers.
-    private static void macro(float[][] ap, int mc, float[][] bp, int p0, int p1, int kc,
+    // C block (mc, panels p0..p1 of NR columns) (+)= packed A (mc, kc) . packed B slivers
+    // bp[bBase + p0 .. bBase + p1).
+    private static void macro(float[][] ap, int mc, float[][] bp, int bBase, int p0, int p1, int kc,
                               float[] c, int cOff, int ldc, int nc, boolean overwrite) {
         float[] edge = BUFFERS.get().edge; // a partial tile is computed here, then copied
         for (int panel = p0; panel < p1; panel++) {
             int j = panel * NR, w = Math.min(NR, nc - j);
             for (int ir = 0; ir < mc; ir += MR) {
                 int h = Math.min(MR, mc - ir);
-                float[] as = ap[ir / MR], bs = bp[panel];
+                float[] as = ap[ir / MR], bs = bp[bBase + panel];
                 if (h == MR && w == NR) {
                     micro(kc, as, bs, c, cOff + ir * ldc + j, ldc, overwrite);
                 } else {

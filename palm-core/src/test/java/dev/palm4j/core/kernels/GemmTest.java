@@ -25,12 +25,13 @@ class GemmTest {
     }
 
     // Awkward shapes: 1, primes, non-multiples of MR/NR/vector length, and shapes that cross
-    // the KC, MC and NC cache blocks so every packing edge runs.
+    // the KC, MC and NC cache blocks so every packing edge runs; several K blocks with a narrow
+    // C (B packed for all of K at once) and with a wide one (one K block at a time).
     static Stream<Arguments> shapes() {
         int[][] s = {
             {1, 1, 1}, {1, 17, 5}, {1, 300, 77}, {3, 45, 130}, {4, 9, 16}, {7, 1, 3}, {5, 3, 1}, {6, 16, 8}, {13, 37, 29},
             {Gemm.MR + 1, Gemm.NR + 1, 7}, {97, 101, 103}, {Gemm.MC + 5, 2 * Gemm.NR + 3, Gemm.KC + 9},
-            {31, Gemm.NC + 7, 11}, {3, 250, 2 * Gemm.KC + 1}, {200, 64, 64},
+            {31, Gemm.NC + 7, 11}, {3, 250, 2 * Gemm.KC + 1}, {7, 600, Gemm.KC + 3}, {200, 64, 64},
         };
         return Arrays.stream(s).flatMap(x -> Stream.of(
                 Arguments.of(x[0], x[1], x[2], false, false), Arguments.of(x[0], x[1], x[2], false, true),
@@ -90,6 +91,21 @@ class GemmTest {
         Gemm.matmul(THREE, a, 0, b, 0, c3, 0, m, n, k, false);
         assertArrayEquals(c1, c2);
         assertArrayEquals(c1, c3);
+    }
+
+    @Test
+    void depthBeyondOnePackingRoundPacksBlockByBlock() {
+        // K x N just over WHOLE_K floats: B is packed one K block at a time, the other path.
+        int m = 13, n = Gemm.NR, k = Gemm.WHOLE_K / Gemm.NR + 5;
+        Random rng = new Random(5);
+        float[] a = randn(rng, m * k), b = randn(rng, k * n), want = randn(rng, m * n);
+        float[] got = want.clone(), got2 = want.clone();
+        GemmReference.gemm(false, false, m, n, k, a, 0, k, b, 0, n, want, 0, n, true);
+        Gemm.gemm(TWO, false, false, m, n, k, a, 0, k, b, 0, n, got, 0, n, true);
+        double tol = 2e-6 * Math.sqrt(k) + 1e-6;
+        assertClose(want, got, tol, tol * 4, "deep gemm");
+        Gemm.gemm(THREE, false, false, m, n, k, a, 0, k, b, 0, n, got2, 0, n, true);
+        assertArrayEquals(got, got2);
     }
 
     @Test
