@@ -101,8 +101,8 @@ public final class Gemm {
             // block through all of K while its rows of C (MC x at most 512) stay in L2, and the
             // threads meet twice per GEMM instead of twice per K block. All of B (up to WHOLE_K
             // floats) is then the working set each task streams, so wide or deep B keeps one K
-            // block at a time (in a 2-thread A/B against OpenBLAS the anchor-S weight gradient
-            // with N = 1280 lost with whole-K packing, those with N = 256 gained).
+            // block at a time (beside OpenBLAS, 2 threads, the anchor-S GEMMs with N = 256 gained
+            // and the one with N = 1280 did not: docs/benchmarks.md).
             int group = nPanels * NR <= 512 && (long) k * nPanels * NR <= WHOLE_K ? kBlocks : 1;
             for (int kb0 = 0; kb0 < kBlocks; kb0 += group) {
                 int g = Math.min(group, kBlocks - kb0), first = kb0;
