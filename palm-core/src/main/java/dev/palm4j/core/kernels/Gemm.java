@@ -92,6 +92,10 @@ public final class Gemm {
         int slivers = (m + MR - 1) / MR, width = par.width();
         int mBlocks = Math.min(slivers, ((m + MC - 1) / MC + width - 1) / width * width);
         int kBlocks = (k + KC - 1) / KC;
+        if ((m + MC - 1) / MC < 2 * width && n <= NC && (n + NR - 1) / NR >= 4 * width && (long) m * k <= WHOLE_K) {
+            shortGemm(par, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+            return;
+        }
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc), jc0 = jc;
             int nPanels = (nc + NR - 1) / NR;
@@ -120,12 +124,37 @@ public final class Gemm {
                     for (int i = 0; i < g; i++) { // K blocks in order: C sums in the same order for any grouping
                         int pc = (first + i) * KC, kc = Math.min(KC, k - pc);
                         float[][] ap = packedA((mc + MR - 1) / MR, MR * kc + L);
-                        packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
-                        macro(ap, mc, bp, i * nPanels, p0, p1, kc, c, cOff + ic * ldc + jc0, ldc, nc, pc == 0 && !accumulate);
+                        packA(transA, a, aOff, lda, ic, mc, pc, kc, ap, 0);
+                        macro(ap, 0, mc, bp, i * nPanels, p0, p1, kc, c, cOff + ic * ldc + jc0, ldc, nc, pc == 0 && !accumulate);
                     }
                 });
             }
         }
+    }
+
+    // Short A (fewer than two M blocks per thread), wide C: the weight gradient of an output
+    // projection, M = d. Threads would share a few M blocks and meet twice per K block around a
+    // large packed B. Instead all of A is packed once (it is small), and each task owns a range of
+    // N panels: it packs its own slice of B, K block by K block, and runs all of M through it, so
+    // one thread's packing overlaps the other's arithmetic. The sums are those of gemm's main
+    // path, in the same order.
+    private static void shortGemm(Parallel par, boolean transA, boolean transB, int m, int n, int k,
+                                  float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                                  float[] c, int cOff, int ldc, boolean accumulate) {
+        int slivers = (m + MR - 1) / MR, kBlocks = (k + KC - 1) / KC, nPanels = (n + NR - 1) / NR;
+        float[][] ap = packedA(kBlocks * slivers, MR * Math.min(KC, k) + L);
+        par.forEach(kBlocks, kb -> packA(transA, a, aOff, lda, 0, m, kb * KC, Math.min(KC, k - kb * KC), ap, kb * slivers));
+        int tasks = Math.min(nPanels, 4 * par.width());
+        par.forEach(tasks, t -> {
+            int p0 = nPanels * t / tasks, p1 = nPanels * (t + 1) / tasks;
+            float[][] bp = packedB(p1 - p0, NR * Math.min(KC, k));
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kb * KC, kc = Math.min(KC, k - pc);
+                for (int panel = p0; panel < p1; panel++)
+                    packB(transB, b, bOff, ldb, pc, kc, panel * NR, Math.min(NR, n - panel * NR), bp[panel - p0]);
+                macro(ap, kb * slivers, m, bp, -p0, p0, p1, kc, c, cOff, ldc, n, pc == 0 && !accumulate);
+            }
+        });
     }
 
     /** Up to this many rows of A, {@code A . B^T} skips packing: decoding reads each weight once. */
@@ -204,10 +233,10 @@ public final class Gemm {
         }
     }
 
-    // A block rows ic..ic+mc, depth pc..pc+kc -> dst[s] (kc, MR) for every MR-tall sliver s,
-    // zero-padded.
+    // A block rows ic..ic+mc, depth pc..pc+kc -> dst[dBase + s] (kc, MR) for every MR-tall
+    // sliver s, zero-padded.
     private static void packA(boolean transA, float[] a, int aOff, int lda, int ic, int mc, int pc, int kc,
-                              float[][] dst) {
+                              float[][] dst, int dBase) {
         if (transA) {
             // A stored (K,M): row p of the block is mc contiguous values, read once for every
             // sliver (walking one sliver at a time would touch a new page per value of p).
@@ -216,10 +245,10 @@ public final class Gemm {
                 int src = aOff + (pc + p) * lda + ic, d = p * MR, s = 0;
                 // A whole vector per sliver: its L - MR extra values land in row p + 1, written
                 // next, or in the sliver's slack (packedA allots L more).
-                if (L >= MR) for (; s < full && src + s * MR + L <= a.length; s++) FloatVector.fromArray(F, a, src + s * MR).intoArray(dst[s], d);
-                for (; s < full; s++) System.arraycopy(a, src + s * MR, dst[s], d, MR);
+                if (L >= MR) for (; s < full && src + s * MR + L <= a.length; s++) FloatVector.fromArray(F, a, src + s * MR).intoArray(dst[dBase + s], d);
+                for (; s < full; s++) System.arraycopy(a, src + s * MR, dst[dBase + s], d, MR);
                 if (full * MR < mc) {
-                    for (int i = 0, r = full * MR; i < MR; i++) dst[full][d + i] = r + i < mc ? a[src + r + i] : 0f;
+                    for (int i = 0, r = full * MR; i < MR; i++) dst[dBase + full][d + i] = r + i < mc ? a[src + r + i] : 0f;
                 }
             }
             return;
@@ -227,7 +256,7 @@ public final class Gemm {
         int full = mc / MR * MR;
         for (int ir = 0; ir < full; ir += MR) {
             // Six rows read side by side along K, so the sliver is written in order.
-            float[] sliver = dst[ir / MR];
+            float[] sliver = dst[dBase + ir / MR];
             int s0 = aOff + (ic + ir) * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
             for (int p = 0; p < kc; p++) {
                 int o = p * MR;
@@ -241,7 +270,7 @@ public final class Gemm {
         }
         for (int ir = full; ir < mc; ir += MR) {
             int h = mc - ir;
-            float[] sliver = dst[ir / MR];
+            float[] sliver = dst[dBase + ir / MR];
             for (int i = 0; i < MR; i++) {
                 if (i < h) {
                     int src = aOff + (ic + ir + i) * lda + pc;
@@ -253,16 +282,16 @@ public final class Gemm {
         }
     }
 
-    // C block (mc, panels p0..p1 of NR columns) (+)= packed A (mc, kc) . packed B slivers
-    // bp[bBase + p0 .. bBase + p1).
-    private static void macro(float[][] ap, int mc, float[][] bp, int bBase, int p0, int p1, int kc,
+    // C block (mc, panels p0..p1 of NR columns) (+)= packed A slivers ap[aBase ..] (mc, kc) .
+    // packed B slivers bp[bBase + p0 .. bBase + p1).
+    private static void macro(float[][] ap, int aBase, int mc, float[][] bp, int bBase, int p0, int p1, int kc,
                               float[] c, int cOff, int ldc, int nc, boolean overwrite) {
         float[] edge = BUFFERS.get().edge; // a partial tile is computed here, then copied
         for (int panel = p0; panel < p1; panel++) {
             int j = panel * NR, w = Math.min(NR, nc - j);
             for (int ir = 0; ir < mc; ir += MR) {
                 int h = Math.min(MR, mc - ir);
-                float[] as = ap[ir / MR], bs = bp[bBase + panel];
+                float[] as = ap[aBase + ir / MR], bs = bp[bBase + panel];
                 if (h == MR && w == NR) {
                     micro(kc, as, bs, c, cOff + ir * ldc + j, ldc, overwrite);
                 } else {

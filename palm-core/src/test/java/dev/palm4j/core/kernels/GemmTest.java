@@ -26,12 +26,14 @@ class GemmTest {
 
     // Awkward shapes: 1, primes, non-multiples of MR/NR/vector length, and shapes that cross
     // the KC, MC and NC cache blocks so every packing edge runs; several K blocks with a narrow
-    // C (B packed for all of K at once) and with a wide one (one K block at a time).
+    // C (B packed for all of K at once), a wide one (one K block at a time) and a short A (tasks
+    // own N ranges).
     static Stream<Arguments> shapes() {
         int[][] s = {
             {1, 1, 1}, {1, 17, 5}, {1, 300, 77}, {3, 45, 130}, {4, 9, 16}, {7, 1, 3}, {5, 3, 1}, {6, 16, 8}, {13, 37, 29},
             {Gemm.MR + 1, Gemm.NR + 1, 7}, {97, 101, 103}, {Gemm.MC + 5, 2 * Gemm.NR + 3, Gemm.KC + 9},
-            {31, Gemm.NC + 7, 11}, {3, 250, 2 * Gemm.KC + 1}, {7, 600, Gemm.KC + 3}, {200, 64, 64},
+            {31, Gemm.NC + 7, 11}, {3, 250, 2 * Gemm.KC + 1}, {7, 600, Gemm.KC + 3}, {301, 600, Gemm.KC + 3},
+            {200, 64, 64},
         };
         return Arrays.stream(s).flatMap(x -> Stream.of(
                 Arguments.of(x[0], x[1], x[2], false, false), Arguments.of(x[0], x[1], x[2], false, true),
@@ -91,6 +93,18 @@ class GemmTest {
         Gemm.matmul(THREE, a, 0, b, 0, c3, 0, m, n, k, false);
         assertArrayEquals(c1, c2);
         assertArrayEquals(c1, c3);
+    }
+
+    @Test
+    void shortAPathSumsAsTheMainPath() {
+        // 200 rows are three M blocks: one thread takes the main path, two the short-A path.
+        Random rng = new Random(10);
+        int m = 200, n = 300, k = 700;
+        float[] a = randn(rng, m * k), b = randn(rng, k * n);
+        float[] c1 = new float[m * n], c2 = new float[m * n];
+        Gemm.matmulTN(Parallel.SERIAL, a, 0, b, 0, c1, 0, m, n, k, false);
+        Gemm.matmulTN(TWO, a, 0, b, 0, c2, 0, m, n, k, false);
+        assertArrayEquals(c1, c2);
     }
 
     @Test
