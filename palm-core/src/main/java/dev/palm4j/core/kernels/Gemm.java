@@ -86,16 +86,17 @@ public final class Gemm {
             skinnyNT(par, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
-        // M blocks of about MC rows, as many as a multiple of the thread count and equal to within
-        // one MR sliver, so no thread waits on another's last block (2048 rows in blocks of 96
-        // were 21 full blocks and a third of one).
-        int slivers = (m + MR - 1) / MR, width = par.width();
-        int mBlocks = Math.min(slivers, ((m + MC - 1) / MC + width - 1) / width * width);
-        int kBlocks = (k + KC - 1) / KC;
-        if ((m + MC - 1) / MC < 2 * width && n <= NC && (n + NR - 1) / NR >= 4 * width && (long) m * k <= WHOLE_K) {
+        int width = par.width(), mcBlocks = (m + MC - 1) / MC;
+        if (mcBlocks < 2 * width && n <= NC && (n + NR - 1) / NR >= 4 * width && (long) m * k <= WHOLE_K) {
             shortGemm(par, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
+        // M blocks of about MC rows, as many as a multiple of the thread count and equal to within
+        // one MR sliver, so no thread waits on another's last block (2048 rows in blocks of 96
+        // were 21 full blocks and a third of one).
+        int slivers = (m + MR - 1) / MR;
+        int mBlocks = Math.min(slivers, (mcBlocks + width - 1) / width * width);
+        int kBlocks = (k + KC - 1) / KC;
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc), jc0 = jc;
             int nPanels = (nc + NR - 1) / NR;
@@ -152,6 +153,7 @@ public final class Gemm {
                 int pc = kb * KC, kc = Math.min(KC, k - pc);
                 for (int panel = p0; panel < p1; panel++)
                     packB(transB, b, bOff, ldb, pc, kc, panel * NR, Math.min(NR, n - panel * NR), bp[panel - p0]);
+                // This task's slice holds panels p0..p1 from index 0, hence bBase = -p0.
                 macro(ap, kb * slivers, m, bp, -p0, p0, p1, kc, c, cOff, ldc, n, pc == 0 && !accumulate);
             }
         });
