@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # palm4j's GEMM beside ND4J's (OpenBLAS), square sizes (or, with --training, the six GEMMs of an
-# anchor-S training step), 1 and 2 threads, medians of quiet samples.
+# anchor-S training step; with --training-m, the nine of an anchor-M step), 1 and 2 threads,
+# medians of quiet samples.
 # Runs twice in separate JVMs, because OpenBLAS reads OPENBLAS_CORETYPE when it loads:
 #   1. with the environment as it is;
 #   2. with OPENBLAS_CORETYPE set to OpenBLAS's best kernel for this CPU
 #      (SkylakeX where the CPU has AVX-512, else Zen on AMD / Haswell on Intel).
 # Benchmark only: tests and CI never set OPENBLAS_CORETYPE.
-# Usage: bench/gemm-vs-nd4j.sh [sizes...] [--training] [--threads 1,2] [--samples N]
+# Usage: bench/gemm-vs-nd4j.sh [sizes...] [--training] [--training-m] [--threads 1,2] [--samples N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java

@@ -20,7 +20,8 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>Arguments: square sizes (default 256 512 1024 2048); {@code --training}: instead, the six
  * GEMMs of an anchor-S training step (forward NT, input gradient NN, weight gradient TN, for the
- * fused input projection and the output projection); {@code --threads 1,2}; {@code --samples N}.
+ * fused input projection and the output projection); {@code --training-m}: the nine of an
+ * anchor-M step (the same six, and the logits' three); {@code --threads 1,2}; {@code --samples N}.
  */
 public final class GemmVsNd4j {
 
@@ -45,16 +46,24 @@ public final class GemmVsNd4j {
             new Shape("NT", 2048, 2432, 256), new Shape("NN", 2048, 256, 2432), new Shape("TN", 2432, 256, 2048),
             new Shape("NT", 2048, 256, 1280), new Shape("NN", 2048, 1280, 256), new Shape("TN", 256, 1280, 2048));
 
+    // anchor M: 8 x 512 tokens, d 512, fused input projection 4736 wide, output projection 2560
+    // deep, and the logits against the tied 8192-token embedding.
+    static final List<Shape> TRAINING_M = List.of(
+            new Shape("NT", 4096, 4736, 512), new Shape("NN", 4096, 512, 4736), new Shape("TN", 4736, 512, 4096),
+            new Shape("NT", 4096, 512, 2560), new Shape("NN", 4096, 2560, 512), new Shape("TN", 512, 2560, 4096),
+            new Shape("NT", 4096, 8192, 512), new Shape("NN", 4096, 512, 8192), new Shape("TN", 8192, 512, 4096));
+
     public static void main(String[] args) {
         List<Shape> shapes = new ArrayList<>();
         int[] threads = {1, 2};
         int samples = 7;
-        boolean training = false;
+        boolean training = false, trainingM = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--threads" -> threads = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--samples" -> samples = Integer.parseInt(args[++i]);
                 case "--training" -> training = true;
+                case "--training-m" -> trainingM = true;
                 default -> {
                     int n = Integer.parseInt(args[i]);
                     shapes.add(new Shape("NN", n, n, n));
@@ -62,6 +71,7 @@ public final class GemmVsNd4j {
             }
         }
         if (training) shapes.addAll(TRAINING);
+        if (trainingM) shapes.addAll(TRAINING_M);
         if (shapes.isEmpty()) for (int n : new int[] {256, 512, 1024, 2048}) shapes.add(new Shape("NN", n, n, n));
 
         Nd4j.create(1); // loads the backend and OpenBLAS
