@@ -140,10 +140,13 @@ public final class Attention {
                 for (int j = 0, i = r0; j < C; j++, i += Rp) {
                     FloatVector s = FloatVector.fromArray(F, st, i).blend(Float.NEGATIVE_INFINITY, p.lt(j0 + j));
                     s.intoArray(st, i);                                    // exp2(-inf) is exactly 0
-                    mx = max(mx, s);
+                    mx = mx.blend(s, mx.lt(s));                            // max, no NaN rules
                 }
             } else {
-                for (int j = 0, i = r0; j < C; j++, i += Rp) mx = max(mx, FloatVector.fromArray(F, st, i));
+                for (int j = 0, i = r0; j < C; j++, i += Rp) {
+                    FloatVector s = FloatVector.fromArray(F, st, i);
+                    mx = mx.blend(s, mx.lt(s));
+                }
             }
             FloatVector sum = FloatVector.zero(F);
             for (int j = 0, i = r0; j < C; j++, i += Rp) {
@@ -589,11 +592,6 @@ public final class Attention {
         // The integer n sits in the low bits of t; shifted by 23 it is 2^n's exponent increment.
         IntVector n = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
         return p.reinterpretAsInts().add(n).reinterpretAsFloats().blend(0f, x.lt(-125f));
-    }
-
-    // Lane-wise max of two non-NaN vectors, without Java's NaN and -0.0 rules.
-    private static FloatVector max(FloatVector a, FloatVector b) {
-        return a.blend(b, a.lt(b));
     }
 
     // ---------------------------------------------------------------------------------------

@@ -1,0 +1,50 @@
+package dev.palm4j.core.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.lang.management.ManagementFactory;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import javax.management.ObjectName;
+import org.junit.jupiter.api.Test;
+
+class JitHintsTest {
+
+    // Values that live in registers (species and shuffle constants are set-up, not hot values).
+    private static boolean isVector(Class<?> type) {
+        return jdk.incubator.vector.Vector.class.isAssignableFrom(type) || jdk.incubator.vector.VectorMask.class.isAssignableFrom(type);
+    }
+
+    @Test
+    void everyMethodThatPassesVectorsIsForcedInline() throws Exception {
+        File dir = new File(Simd.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        File pkg = new File(dir, Simd.class.getPackageName().replace('.', '/'));
+        String[] files = pkg.list((d, name) -> name.endsWith(".class"));
+        assertTrue(files != null && files.length > 10, "kernel classes not found under " + pkg);
+        List<String> missing = new ArrayList<>();
+        for (String file : files) {
+            Class<?> c = Class.forName(Simd.class.getPackageName() + "." + file.replace(".class", ""));
+            for (Method m : c.getDeclaredMethods()) {
+                if (m.isSynthetic()) continue; // lambda bodies are callers, not helpers
+                boolean vector = isVector(m.getReturnType()) || Stream.of(m.getParameterTypes()).anyMatch(JitHintsTest::isVector);
+                String name = c.getSimpleName() + "." + m.getName();
+                if (vector && !JitHints.FORCE_INLINE.contains(name)) missing.add(name);
+            }
+        }
+        assertTrue(missing.isEmpty(), "methods taking or returning vectors, not in JitHints.FORCE_INLINE: " + missing);
+    }
+
+    @Test
+    void theDirectiveReachesTheCompiler() throws Exception {
+        assertTrue(Simd.LANES > 0); // loads Simd, which installs the hints
+        assertTrue(JitHints.installed(), "compiler directive not installed");
+        Object listing = ManagementFactory.getPlatformMBeanServer().invoke(
+                new ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerDirectivesPrint",
+                new Object[] {new String[0]}, new String[] {String[].class.getName()});
+        for (String method : JitHints.FORCE_INLINE)
+            assertTrue(String.valueOf(listing).contains("+dev/palm4j/core/kernels/" + method), method + " missing from " + listing);
+    }
+}
