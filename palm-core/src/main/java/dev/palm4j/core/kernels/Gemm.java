@@ -318,8 +318,9 @@ public final class Gemm {
         // it): C2 then hoists the bounds checks of the B loads and needs the least index
         // arithmetic, 46 -> 38 instructions per 12 FMAs. The loop is bound by instruction
         // dispatch more than by the two FMA units: 1.13-1.31x in an L1-resident A/B within one
-        // JVM (docs/benchmarks.md). Unrolling p by two would cut more, but C2 then stops
-        // inlining the stores (NodeCountInliningCutoff) and boxes the accumulators: 0.6-0.7x.
+        // JVM (docs/benchmarks.md). Unrolling p by two would cut more, but C2 compiles it badly:
+        // 0.6-0.7x with a store helper (NodeCountInliningCutoff boxed the accumulators), and
+        // still 0.3-0.7x with the stores written out (in-JVM A/B, one thread).
         for (int p = 0; p < kc; p++) {
             int aq = p * MR, bq = p * NR;
             FloatVector b0 = FloatVector.fromArray(F, bp, bq);
