@@ -97,9 +97,9 @@ class GemmTest {
 
     @Test
     void shortAPathSumsAsTheMainPath() {
-        // 200 rows are three M blocks: one thread takes the main path, two the short-A path.
+        // 400 rows are five M blocks: one thread takes the main path, two the short-A path.
         Random rng = new Random(10);
-        int m = 200, n = 300, k = 700;
+        int m = 400, n = 300, k = 700;
         float[] a = randn(rng, m * k), b = randn(rng, k * n);
         float[] c1 = new float[m * n], c2 = new float[m * n];
         Gemm.matmulTN(Parallel.SERIAL, a, 0, b, 0, c1, 0, m, n, k, false);
