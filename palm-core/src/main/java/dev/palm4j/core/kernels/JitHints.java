@@ -50,10 +50,7 @@ final class JitHints {
         try {
             file = Files.createTempFile("palm4j-jit", ".json");
             Files.writeString(file, json);
-            Object reply = ManagementFactory.getPlatformMBeanServer().invoke(
-                    new ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerDirectivesAdd",
-                    new Object[] {new String[] {file.toString()}}, new String[] {String[].class.getName()});
-            installed = String.valueOf(reply).contains("1 compiler directives added");
+            installed = diagnosticCommand("compilerDirectivesAdd", file.toString()).contains("1 compiler directives added");
         } catch (Exception | LinkageError e) {
             // No management module, no such command, or no temp directory: run without the hint.
         } finally {
@@ -63,5 +60,12 @@ final class JitHints {
                 // a leftover 200-byte temp file is harmless
             }
         }
+    }
+
+    /** Runs a HotSpot diagnostic command (as jcmd would) and returns its text reply. */
+    static String diagnosticCommand(String operation, String... args) throws Exception {
+        return String.valueOf(ManagementFactory.getPlatformMBeanServer().invoke(
+                new ObjectName("com.sun.management:type=DiagnosticCommand"), operation,
+                new Object[] {args}, new String[] {String[].class.getName()}));
     }
 }
