@@ -266,6 +266,10 @@ public final class Collectives {
             throw new CollectiveException(axis + "-axis collective timed out after " + timeoutNanos / 1e9
                     + " s waiting for devices " + java.util.Arrays.toString(deviceIds), e);
         } catch (BrokenBarrierException e) {
+            // The member that timed out breaks the barrier before it can mark the group, so a
+            // member woken here may throw first: it marks the group itself, and whoever sees the
+            // first failure finds the group cancelled.
+            cancelled = true;
             throw new CollectiveException(axis + "-axis collective broken: another member timed out or the group was cancelled", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
