@@ -29,6 +29,14 @@ public final class Gemm {
     static final int MR = 6;
     static final int NR = 2 * L;
     /**
+     * Floats per depth step in a packed A sliver: MR values and two of padding. A power of two
+     * lets the micro-kernel's loop counter be the A index itself and the B index a shift of it,
+     * which C2 turns into a loop with no bounds checks and little index arithmetic (see micro).
+     */
+    static final int AS = 8;
+    /** B index = A index shifted by this (left when positive): NR = AS << B_SHIFT. */
+    static final int B_SHIFT = Integer.numberOfTrailingZeros(NR) - Integer.numberOfTrailingZeros(AS);
+    /**
      * Cache blocks: a KC x NR sliver of B (32 KB) stays in L1 while an MC x KC block of A streams
      * from L2. A deep KC means fewer passes over C and fewer packing rounds (each a thread
      * barrier): on 2 AVX2 cores KC 512 gave 150-160 GFLOP/s at n = 1024-2048 against 115-125
@@ -41,8 +49,8 @@ public final class Gemm {
     static final int WHOLE_K = 2 << 20;
 
     // Packing buffers live per thread and only ever grow, so steady-state calls allocate nothing.
-    // Every packed sliver is an array of its own, indexed from 0: the micro-kernel's loads are
-    // then p * MR and p * NR with no offset, which C2 compiles tighter (see micro).
+    // Every packed sliver is an array of its own, indexed from 0: the micro-kernel's loads then
+    // need no offset, which C2 compiles tighter (see micro).
     private static final class Buffers {
         float[][] a = new float[0][], b = new float[0][];
         final float[] edge = new float[MR * NR];
@@ -124,7 +132,7 @@ public final class Gemm {
                     int p0 = nPanels * js / nSplit, p1 = nPanels * (js + 1) / nSplit;
                     for (int i = 0; i < g; i++) { // K blocks in order: C sums in the same order for any grouping
                         int pc = (first + i) * KC, kc = Math.min(KC, k - pc);
-                        float[][] ap = packedA((mc + MR - 1) / MR, MR * kc + L);
+                        float[][] ap = packedA((mc + MR - 1) / MR, AS * kc + L);
                         packA(transA, a, aOff, lda, ic, mc, pc, kc, ap, 0);
                         macro(ap, 0, mc, bp, i * nPanels, p0, p1, kc, c, cOff + ic * ldc + jc0, ldc, nc, pc == 0 && !accumulate);
                     }
@@ -144,7 +152,7 @@ public final class Gemm {
                                   float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                                   float[] c, int cOff, int ldc, boolean accumulate) {
         int slivers = (m + MR - 1) / MR, kBlocks = (k + KC - 1) / KC, nPanels = (n + NR - 1) / NR;
-        float[][] ap = packedA(kBlocks * slivers, MR * Math.min(KC, k) + L);
+        float[][] ap = packedA(kBlocks * slivers, AS * Math.min(KC, k) + L);
         par.forEach(kBlocks, kb -> packA(transA, a, aOff, lda, 0, m, kb * KC, Math.min(KC, k - kb * KC), ap, kb * slivers));
         int tasks = Math.min(nPanels, 4 * par.width());
         par.forEach(tasks, t -> {
@@ -236,8 +244,8 @@ public final class Gemm {
         }
     }
 
-    // A block rows ic..ic+mc, depth pc..pc+kc -> dst[dBase + s] (kc, MR) for every MR-tall
-    // sliver s, zero-padded.
+    // A block rows ic..ic+mc, depth pc..pc+kc -> dst[dBase + s] (kc, AS) for every MR-tall
+    // sliver s, rows past mc zero-padded (the AS - MR slots after each step are never read).
     private static void packA(boolean transA, float[] a, int aOff, int lda, int ic, int mc, int pc, int kc,
                               float[][] dst, int dBase) {
         if (transA) {
@@ -245,9 +253,9 @@ public final class Gemm {
             // sliver (walking one sliver at a time would touch a new page per value of p).
             int full = mc / MR;
             for (int p = 0; p < kc; p++) {
-                int src = aOff + (pc + p) * lda + ic, d = p * MR, s = 0;
-                // A whole vector per sliver: its L - MR extra values land in row p + 1, written
-                // next, or in the sliver's slack (packedA allots L more).
+                int src = aOff + (pc + p) * lda + ic, d = p * AS, s = 0;
+                // A whole vector per sliver: its L - MR extra values land in the step's padding,
+                // in step p + 1 (written next) or in the sliver's slack (packedA allots L more).
                 if (L >= MR) for (; s < full && src + s * MR + L <= a.length; s++) FloatVector.fromArray(F, a, src + s * MR).intoArray(dst[dBase + s], d);
                 for (; s < full; s++) System.arraycopy(a, src + s * MR, dst[dBase + s], d, MR);
                 if (full * MR < mc) {
@@ -262,7 +270,7 @@ public final class Gemm {
             float[] sliver = dst[dBase + ir / MR];
             int s0 = aOff + (ic + ir) * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
             for (int p = 0; p < kc; p++) {
-                int o = p * MR;
+                int o = p * AS;
                 sliver[o] = a[s0 + p];
                 sliver[o + 1] = a[s1 + p];
                 sliver[o + 2] = a[s2 + p];
@@ -277,9 +285,9 @@ public final class Gemm {
             for (int i = 0; i < MR; i++) {
                 if (i < h) {
                     int src = aOff + (ic + ir + i) * lda + pc;
-                    for (int p = 0; p < kc; p++) sliver[p * MR + i] = a[src + p];
+                    for (int p = 0; p < kc; p++) sliver[p * AS + i] = a[src + p];
                 } else {
-                    for (int p = 0; p < kc; p++) sliver[p * MR + i] = 0f;
+                    for (int p = 0; p < kc; p++) sliver[p * AS + i] = 0f;
                 }
             }
         }
@@ -315,15 +323,17 @@ public final class Gemm {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z,
                 c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-        // Each sliver is its own array and the indices are computed from p (not stepped beside
-        // it): C2 then hoists the bounds checks of the B loads and needs the least index
-        // arithmetic, 46 -> 38 instructions per 12 FMAs. The loop is bound by instruction
-        // dispatch more than by the two FMA units: 1.13-1.31x in an L1-resident A/B within one
-        // JVM (docs/benchmarks.md). Unrolling p by two would cut more, but C2 compiles it badly:
-        // 0.6-0.7x with a store helper (NodeCountInliningCutoff boxed the accumulators), and
-        // still 0.3-0.7x with the stores written out (in-JVM A/B, one thread).
-        for (int p = 0; p < kc; p++) {
-            int aq = p * MR, bq = p * NR;
+        // The loop counter is the index into the A sliver itself, stepping AS (a power of two),
+        // and the B index is a shift of it: C2 then proves every load in bounds once, before the
+        // loop, and the loop is 27 instructions per 12 FMAs: the 20 loads and FMAs, 4 of index
+        // arithmetic and the loop branch. With a counter p and indices p * MR, p * NR it was 37,
+        // with two bounds checks on A (C2 strength-reduces p * 6 to shifts and adds, which its
+        // range-check elimination does not recognise). The loop is bound by instruction dispatch
+        // more than by the two FMA units, the more so when a neighbour shares the core: 1.27x
+        // L1-resident on a busy host, in-JVM A/B (docs/benchmarks.md). Unrolling by two is
+        // slower: C2 then schedules loads early and spills accumulators.
+        for (int aq = 0, end = kc * AS; aq < end; aq += AS) {
+            int bq = B_SHIFT >= 0 ? aq << B_SHIFT : aq >>> -B_SHIFT;
             FloatVector b0 = FloatVector.fromArray(F, bp, bq);
             FloatVector b1 = FloatVector.fromArray(F, bp, bq + L);
             FloatVector a0 = FloatVector.broadcast(F, ap[aq]);
