@@ -44,6 +44,9 @@ final class BenchTrainCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Also print one JSON object as the last line.")
     boolean json;
 
+    // A training step allocates under a few MB (dispatch objects); hundreds mean boxed vectors.
+    private static final double BOXED_MB = 100;
+
     @Override
     public Integer call() {
         BenchOptions.positive(new int[] {steps}, "--steps");
@@ -77,6 +80,14 @@ final class BenchTrainCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "  %-46s %19.1f %6.1f%%%n", "clipping, optimizer, collectives, dispatch", r.otherMs(), 100 * r.otherMs() / step);
         System.out.printf(Locale.ROOT, "allocated %.2f MB per step; GC: %d collections, %d ms during the timed steps%n",
                 r.allocatedMbPerStep(), r.gcCount(), r.gcMs());
+        if (!Simd.jitHintsInstalled())
+            System.out.println("note: the JIT hints that force the kernels' vector helpers inline are not installed"
+                    + " (no DiagnosticCommand MBean, or -Dpalm4j.jit.hints=false); some kernels may run slower");
+        if (r.allocatedMbPerStep() > BOXED_MB)
+            System.out.printf(Locale.ROOT, "note: %.0f MB allocated per step, so vectors were boxed: either the JIT had"
+                    + " not compiled the kernels yet (raise --warmup) or it left a vector helper as a call (the kernels"
+                    + " above that are slower than usual; docs/benchmarks.md, \"What C2 decides differently from run"
+                    + " to run\")%n", r.allocatedMbPerStep());
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("config", config.toString());
@@ -95,6 +106,7 @@ final class BenchTrainCommand implements Callable<Integer> {
             m.put("kernel_ms", k);
             m.put("allocated_mb_per_step", r.allocatedMbPerStep());
             m.put("gc_count", r.gcCount());
+            m.put("jit_hints", Simd.jitHintsInstalled());
             System.out.println(BenchOptions.json(m));
         }
         return 0;

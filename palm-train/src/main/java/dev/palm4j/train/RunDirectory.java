@@ -68,6 +68,7 @@ final class RunDirectory {
         info.put("git_commit", gitCommit());
         info.put("jdk", Runtime.version().toString());
         info.put("vector_bits", Simd.bits());
+        info.put("jit_hints", Simd.jitHintsInstalled());
         info.put("threads", threads);
         info.put("mesh", Map.of("data", cfg.parallel().data(), "model", cfg.parallel().model(),
                 "backend", cfg.parallel().backend().configName()));

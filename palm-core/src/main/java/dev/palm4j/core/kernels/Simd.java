@@ -51,6 +51,15 @@ public final class Simd {
         return v.lane(0);
     }
 
+    /**
+     * Whether the compiler directive that forces the kernels' vector helpers inline reached this
+     * JVM's JIT ({@code JitHints}); without it some runs box vectors and run several kernels
+     * 4x slower. Benchmarks and run.json record it.
+     */
+    public static boolean jitHintsInstalled() {
+        return JitHints.installed();
+    }
+
     /** Vector width in bits. */
     public static int bits() {
         return F.vectorBitSize();
