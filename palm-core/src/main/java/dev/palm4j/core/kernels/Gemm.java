@@ -25,11 +25,17 @@ public final class Gemm {
 
     private static final VectorSpecies<Float> F = Simd.F;
     private static final int L = F.length();
-    /** Micro-tile: MR rows of C by NR = 2 vectors of columns, 12 accumulators. */
-    static final int MR = 6;
+    /**
+     * Micro-tile: MR rows of C by NR = 2 vectors of columns, 10 accumulators. Not 6 rows and 12:
+     * with 12 accumulators, 2 B vectors and 2 broadcasts the loop needs all 16 AVX2 registers,
+     * and in most JVMs of one benchmark C2's allocator split the accumulators' live ranges (two
+     * spilled, three copied per step: the GEMMs of a whole run 1.7-1.9x slower). Five rows
+     * leave four registers free (docs/benchmarks.md).
+     */
+    static final int MR = 5;
     static final int NR = 2 * L;
     /**
-     * Floats per depth step in a packed A sliver: MR values and two of padding. A power of two
+     * Floats per depth step in a packed A sliver: MR values and the rest padding. A power of two
      * lets the micro-kernel's loop counter be the A index itself and the B index a shift of it,
      * which C2 turns into a loop with no bounds checks and little index arithmetic (see micro).
      */
@@ -266,9 +272,9 @@ public final class Gemm {
         }
         int full = mc / MR * MR;
         for (int ir = 0; ir < full; ir += MR) {
-            // Six rows read side by side along K, so the sliver is written in order.
+            // MR rows read side by side along K, so the sliver is written in order.
             float[] sliver = dst[dBase + ir / MR];
-            int s0 = aOff + (ic + ir) * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+            int s0 = aOff + (ic + ir) * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda;
             for (int p = 0; p < kc; p++) {
                 int o = p * AS;
                 sliver[o] = a[s0 + p];
@@ -276,7 +282,6 @@ public final class Gemm {
                 sliver[o + 2] = a[s2 + p];
                 sliver[o + 3] = a[s3 + p];
                 sliver[o + 4] = a[s4 + p];
-                sliver[o + 5] = a[s5 + p];
             }
         }
         for (int ir = full; ir < mc; ir += MR) {
@@ -322,16 +327,16 @@ public final class Gemm {
                               boolean overwrite) {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z,
-                c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+                c30 = z, c31 = z, c40 = z, c41 = z;
         // The loop counter is the index into the A sliver itself, stepping AS (a power of two),
         // and the B index is a shift of it: C2 then proves every load in bounds once, before the
-        // loop, and the loop is 27 instructions per 12 FMAs: the 20 loads and FMAs, 4 of index
-        // arithmetic and the loop branch. With a counter p and indices p * MR, p * NR it was 37,
-        // with two bounds checks on A (C2 strength-reduces p * 6 to shifts and adds, which its
-        // range-check elimination does not recognise). The loop is bound by instruction dispatch
-        // more than by the two FMA units, the more so when a neighbour shares the core: 1.27x
-        // L1-resident on a busy host, in-JVM A/B (docs/benchmarks.md). Unrolling by two is
-        // slower: C2 then schedules loads early and spills accumulators.
+        // loop, and the loop has no bounds checks and little index arithmetic (with 6 rows: 27
+        // instructions per 12 FMAs). With a counter p and indices p * MR, p * NR it was 37 per
+        // 12, with two bounds checks on A (C2 strength-reduces p * 6 to shifts and adds, which
+        // its range-check elimination does not recognise as a scaled counter). The loop is bound
+        // by instruction dispatch more than by the two FMA units, the more so when a neighbour
+        // shares the core (docs/benchmarks.md). Unrolling by two is slower: C2 then schedules
+        // loads early and spills accumulators.
         for (int aq = 0, end = kc * AS; aq < end; aq += AS) {
             int bq = B_SHIFT >= 0 ? aq << B_SHIFT : aq >>> -B_SHIFT;
             FloatVector b0 = FloatVector.fromArray(F, bp, bq);
@@ -346,27 +351,23 @@ public final class Gemm {
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
             FloatVector a4 = FloatVector.broadcast(F, ap[aq + 4]);
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
-            FloatVector a5 = FloatVector.broadcast(F, ap[aq + 5]);
-            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
         }
         // The stores are written out here, not in a helper taking the accumulators: a helper call
         // that C2 judges cold (it does in some runs, "too big" at 52 bytecodes) passes the vectors
         // boxed to code that stores them lane by lane, a quarter of a GEMM's time. Vector API
         // methods themselves are always inlined.
-        int c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
+        int c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc;
         if (!overwrite) {
             c00 = c00.add(FloatVector.fromArray(F, c, ci)); c01 = c01.add(FloatVector.fromArray(F, c, ci + L));
             c10 = c10.add(FloatVector.fromArray(F, c, c1)); c11 = c11.add(FloatVector.fromArray(F, c, c1 + L));
             c20 = c20.add(FloatVector.fromArray(F, c, c2)); c21 = c21.add(FloatVector.fromArray(F, c, c2 + L));
             c30 = c30.add(FloatVector.fromArray(F, c, c3)); c31 = c31.add(FloatVector.fromArray(F, c, c3 + L));
             c40 = c40.add(FloatVector.fromArray(F, c, c4)); c41 = c41.add(FloatVector.fromArray(F, c, c4 + L));
-            c50 = c50.add(FloatVector.fromArray(F, c, c5)); c51 = c51.add(FloatVector.fromArray(F, c, c5 + L));
         }
         c00.intoArray(c, ci); c01.intoArray(c, ci + L);
         c10.intoArray(c, c1); c11.intoArray(c, c1 + L);
         c20.intoArray(c, c2); c21.intoArray(c, c2 + L);
         c30.intoArray(c, c3); c31.intoArray(c, c3 + L);
         c40.intoArray(c, c4); c41.intoArray(c, c4 + L);
-        c50.intoArray(c, c5); c51.intoArray(c, c5 + L);
     }
 }
