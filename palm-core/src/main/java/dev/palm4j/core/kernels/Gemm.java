@@ -35,15 +35,17 @@ public final class Gemm {
     static final int MR = 5;
     static final int NR = 2 * L;
     /**
-     * Floats per depth step in a packed A sliver: MR values and the rest padding. A power of two
-     * lets the micro-kernel's loop counter be the A index itself and the B index a shift of it,
-     * which C2 turns into a loop with no bounds checks and little index arithmetic (see micro).
+     * Floats per depth step in a packed A sliver: MR values and the rest padding. A packed B sliver
+     * is two arrays, its left and right L columns, L floats per depth step; with AS = L one loop
+     * counter indexes all three, and C2 compiles a loop with no bounds checks and no index
+     * arithmetic (see micro). Vectors narrower than MR floats (128-bit, only ever chosen by the
+     * override property) use AS = 8 and a shift for the B index.
      */
-    static final int AS = 8;
-    /** B index = A index shifted by this (left when positive): NR = AS << B_SHIFT. */
-    static final int B_SHIFT = Integer.numberOfTrailingZeros(NR) - Integer.numberOfTrailingZeros(AS);
+    static final int AS = Math.max(L, 8);
+    /** B index = A index >>> B_SHIFT (0 at 256 and 512 bits): AS = L << B_SHIFT. */
+    static final int B_SHIFT = Integer.numberOfTrailingZeros(AS) - Integer.numberOfTrailingZeros(L);
     /**
-     * Cache blocks: a KC x NR sliver of B (32 KB) stays in L1 while an MC x KC block of A streams
+     * Cache blocks: a KC x NR sliver of B (32 KB, two arrays) stays in L1 while an MC x KC block of A streams
      * from L2. A deep KC means fewer passes over C and fewer packing rounds (each a thread
      * barrier): on 2 AVX2 cores KC 512 gave 150-160 GFLOP/s at n = 1024-2048 against 115-125
      * with 256 (docs/benchmarks.md).
@@ -125,11 +127,11 @@ public final class Gemm {
             int group = nPanels * NR <= 512 && (long) k * nPanels * NR <= WHOLE_K ? kBlocks : 1;
             for (int kb0 = 0; kb0 < kBlocks; kb0 += group) {
                 int g = Math.min(group, kBlocks - kb0), first = kb0;
-                float[][] bp = packedB(g * nPanels, NR * Math.min(KC, k));
+                float[][] bp = packedB(g * nPanels, L * Math.min(KC, k));
                 par.forRange(g * nPanels, 8, (lo, hi) -> {
                     for (int i = lo; i < hi; i++) {
                         int pc = (first + i / nPanels) * KC, j0 = jc0 + i % nPanels * NR;
-                        packB(transB, b, bOff, ldb, pc, Math.min(KC, k - pc), j0, Math.min(NR, n - j0), bp[i]);
+                        packB(transB, b, bOff, ldb, pc, Math.min(KC, k - pc), j0, Math.min(NR, n - j0), bp[2 * i], bp[2 * i + 1]);
                     }
                 });
                 par.forEach(mBlocks * nSplit, t -> {
@@ -163,11 +165,12 @@ public final class Gemm {
         int tasks = Math.min(nPanels, 4 * par.width());
         par.forEach(tasks, t -> {
             int p0 = nPanels * t / tasks, p1 = nPanels * (t + 1) / tasks;
-            float[][] bp = packedB(p1 - p0, NR * Math.min(KC, k));
+            float[][] bp = packedB(p1 - p0, L * Math.min(KC, k));
             for (int kb = 0; kb < kBlocks; kb++) {
                 int pc = kb * KC, kc = Math.min(KC, k - pc);
                 for (int panel = p0; panel < p1; panel++)
-                    packB(transB, b, bOff, ldb, pc, kc, panel * NR, Math.min(NR, n - panel * NR), bp[panel - p0]);
+                    packB(transB, b, bOff, ldb, pc, kc, panel * NR, Math.min(NR, n - panel * NR),
+                          bp[2 * (panel - p0)], bp[2 * (panel - p0) + 1]);
                 // This task's slice holds panels p0..p1 from index 0, hence bBase = -p0.
                 macro(ap, kb * slivers, m, bp, -p0, p0, p1, kc, c, cOff, ldc, n, pc == 0 && !accumulate);
             }
@@ -204,9 +207,10 @@ public final class Gemm {
         });
     }
 
+    // Two arrays per panel: panel i's left L columns at 2i, its right L columns at 2i + 1.
     private static float[][] packedB(int panels, int size) {
         Buffers buf = BUFFERS.get();
-        buf.b = grow(buf.b, panels, size);
+        buf.b = grow(buf.b, 2 * panels, size);
         return buf.b;
     }
 
@@ -222,29 +226,34 @@ public final class Gemm {
         return bufs;
     }
 
-    // B block rows pc..pc+kc, columns j0..j0+w -> dst (kc, NR), zero-padded past w.
+    // B block rows pc..pc+kc, columns j0..j0+w -> left (kc, L) columns j0..j0+L and right (kc, L)
+    // columns j0+L..j0+NR, zero-padded past w.
     private static void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int j0, int w,
-                              float[] dst) {
-        int d = 0;
+                              float[] left, float[] right) {
         if (!transB && w == NR) {
-            for (int p = 0; p < kc; p++, d += NR) {
+            for (int p = 0, d = 0; p < kc; p++, d += L) {
                 int src = bOff + (pc + p) * ldb + j0;
-                FloatVector.fromArray(F, b, src).intoArray(dst, d);
-                FloatVector.fromArray(F, b, src + L).intoArray(dst, d + L);
+                FloatVector.fromArray(F, b, src).intoArray(left, d);
+                FloatVector.fromArray(F, b, src + L).intoArray(right, d);
             }
         } else if (!transB) {
-            for (int p = 0; p < kc; p++, d += NR) {
+            for (int p = 0, d = 0; p < kc; p++, d += L) {
                 int src = bOff + (pc + p) * ldb + j0;
-                for (int j = 0; j < NR; j++) dst[d + j] = j < w ? b[src + j] : 0f;
+                for (int j = 0; j < L; j++) {
+                    left[d + j] = j < w ? b[src + j] : 0f;
+                    right[d + j] = L + j < w ? b[src + L + j] : 0f;
+                }
             }
         } else {
             // B stored (N,K): column j of op(B) is row j of B, contiguous along K.
             for (int j = 0; j < NR; j++) {
+                float[] dst = j < L ? left : right;
+                int jj = j < L ? j : j - L;
                 if (j < w) {
                     int src = bOff + (j0 + j) * ldb + pc;
-                    for (int p = 0; p < kc; p++) dst[d + p * NR + j] = b[src + p];
+                    for (int p = 0; p < kc; p++) dst[p * L + jj] = b[src + p];
                 } else {
-                    for (int p = 0; p < kc; p++) dst[d + p * NR + j] = 0f;
+                    for (int p = 0; p < kc; p++) dst[p * L + jj] = 0f;
                 }
             }
         }
@@ -299,7 +308,7 @@ public final class Gemm {
     }
 
     // C block (mc, panels p0..p1 of NR columns) (+)= packed A slivers ap[aBase ..] (mc, kc) .
-    // packed B slivers bp[bBase + p0 .. bBase + p1).
+    // packed B slivers bBase + p0 .. bBase + p1 (each two arrays in bp, see packedB).
     private static void macro(float[][] ap, int aBase, int mc, float[][] bp, int bBase, int p0, int p1, int kc,
                               float[] c, int cOff, int ldc, int nc, boolean overwrite) {
         float[] edge = BUFFERS.get().edge; // a partial tile is computed here, then copied
@@ -307,11 +316,11 @@ public final class Gemm {
             int j = panel * NR, w = Math.min(NR, nc - j);
             for (int ir = 0; ir < mc; ir += MR) {
                 int h = Math.min(MR, mc - ir);
-                float[] as = ap[aBase + ir / MR], bs = bp[bBase + panel];
+                float[] as = ap[aBase + ir / MR], bl = bp[2 * (bBase + panel)], br = bp[2 * (bBase + panel) + 1];
                 if (h == MR && w == NR) {
-                    micro(kc, as, bs, c, cOff + ir * ldc + j, ldc, overwrite);
+                    micro(kc, as, bl, br, c, cOff + ir * ldc + j, ldc, overwrite);
                 } else {
-                    micro(kc, as, bs, edge, 0, NR, true);
+                    micro(kc, as, bl, br, edge, 0, NR, true);
                     for (int i = 0; i < h; i++) {
                         int row = cOff + (ir + i) * ldc + j;
                         for (int jj = 0; jj < w; jj++)
@@ -322,25 +331,33 @@ public final class Gemm {
         }
     }
 
-    // The register tile: C (MR, NR) (+)= sum over kc of packed A column (MR) x packed B row (NR).
-    private static void micro(int kc, float[] ap, float[] bp, float[] c, int ci, int ldc,
+    // The register tile: C (MR, NR) (+)= sum over kc of packed A column (MR) x packed B row (NR),
+    // the B row as its left and right halves (bl, br: L floats per depth step each).
+    private static void micro(int kc, float[] ap, float[] bl, float[] br, float[] c, int ci, int ldc,
                               boolean overwrite) {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z,
                 c30 = z, c31 = z, c40 = z, c41 = z;
-        // The loop counter is the index into the A sliver itself, stepping AS (a power of two),
-        // and the B index is a shift of it: C2 then proves every load in bounds once, before the
-        // loop, and the loop has no bounds checks and little index arithmetic (with 6 rows: 27
-        // instructions per 12 FMAs). With a counter p and indices p * MR, p * NR it was 37 per
-        // 12, with two bounds checks on A (C2 strength-reduces p * 6 to shifts and adds, which
-        // its range-check elimination does not recognise as a scaled counter). The loop is bound
-        // by instruction dispatch more than by the two FMA units, the more so when a neighbour
-        // shares the core (docs/benchmarks.md). Unrolling by two is slower: C2 then schedules
-        // loads early and spills accumulators.
-        for (int aq = 0, end = kc * AS; aq < end; aq += AS) {
-            int bq = B_SHIFT >= 0 ? aq << B_SHIFT : aq >>> -B_SHIFT;
-            FloatVector b0 = FloatVector.fromArray(F, bp, bq);
-            FloatVector b1 = FloatVector.fromArray(F, bp, bq + L);
+        // One counter indexes the A sliver and both B halves (AS = L): C2 proves every load in
+        // bounds once, before the loop, and the loop is the 17 loads and FMAs and 3 instructions of
+        // loop control, with nothing to compute per step. That matters because the loop is bound by
+        // instruction dispatch more than by the two FMA units, the more so when a neighbour shares
+        // the core (docs/benchmarks.md): with one B array indexed 2 * aq it was 26 instructions
+        // per 10 FMAs, and with a counter p and indices p * MR, p * NR (bounds checks left in) 37
+        // per 12.
+        //
+        // The test that never passes is there on purpose. A loop this small with only array
+        // indices of the counter is one C2's superword analysis unrolls 8 times, and the unrolled
+        // body, its loads hoisted, spills half the accumulators (twice as slow). Control flow in
+        // the body makes that analysis give up, and C2 then unrolls only by its size rule, twice,
+        // without a spill (43 instructions per 20 FMAs). An equality test is one neither range
+        // check elimination nor loop predication moves out of the loop, and it costs a compare
+        // and a branch that is never taken.
+        for (int aq = 0, end = kc * AS, never = end + AS; aq < end; aq += AS) {
+            if (aq == never) throw new IllegalStateException("micro-kernel past its depth");
+            int bq = aq >>> B_SHIFT;
+            FloatVector b0 = FloatVector.fromArray(F, bl, bq);
+            FloatVector b1 = FloatVector.fromArray(F, br, bq);
             FloatVector a0 = FloatVector.broadcast(F, ap[aq]);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
             FloatVector a1 = FloatVector.broadcast(F, ap[aq + 1]);
