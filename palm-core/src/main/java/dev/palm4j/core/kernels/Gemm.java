@@ -38,17 +38,17 @@ public final class Gemm {
      * Floats per depth step in a packed A sliver: MR values and the rest padding. A packed B sliver
      * is two arrays, its left and right L columns, L floats per depth step; with AS = L one loop
      * counter indexes all three, and C2 compiles a loop with no bounds checks and no index
-     * arithmetic (see micro). Vectors narrower than MR floats (128-bit, only ever chosen by the
-     * override property) use AS = 8 and a shift for the B index.
+     * arithmetic (see micro). Vectors narrower than MR floats (64- and 128-bit, only ever chosen by
+     * the override property) use AS = 8 and a shift for the B index.
      */
     static final int AS = Math.max(L, 8);
     /** B index = A index >>> B_SHIFT (0 at 256 and 512 bits): AS = L << B_SHIFT. */
     static final int B_SHIFT = Integer.numberOfTrailingZeros(AS) - Integer.numberOfTrailingZeros(L);
     /**
-     * Cache blocks: a KC x NR sliver of B (32 KB, two arrays) stays in L1 while an MC x KC block of A streams
-     * from L2. A deep KC means fewer passes over C and fewer packing rounds (each a thread
-     * barrier): on 2 AVX2 cores KC 512 gave 150-160 GFLOP/s at n = 1024-2048 against 115-125
-     * with 256 (docs/benchmarks.md).
+     * Cache blocks: a KC x NR sliver of B (32 KB, in two arrays) stays in L1 while an MC x KC
+     * block of A streams from L2. A deep KC means fewer passes over C and fewer packing rounds
+     * (each a thread barrier): on 2 AVX2 cores KC 512 gave 150-160 GFLOP/s at n = 1024-2048
+     * against 115-125 with 256 (docs/benchmarks.md).
      */
     static final int KC = Math.max(128, 8192 / NR);
     static final int MC = 96;
