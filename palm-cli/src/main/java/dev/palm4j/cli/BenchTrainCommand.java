@@ -85,9 +85,9 @@ final class BenchTrainCommand implements Callable<Integer> {
                     + " (no DiagnosticCommand MBean, or -Dpalm4j.jit.hints=false); some kernels may run slower");
         if (r.allocatedMbPerStep() > BOXED_MB)
             System.out.printf(Locale.ROOT, "note: %.0f MB allocated per step, so vectors were boxed: either the JIT had"
-                    + " not compiled the kernels yet (raise --warmup) or it left a vector helper as a call (the kernels"
-                    + " above that are slower than usual; docs/benchmarks.md, \"What C2 decides differently from run"
-                    + " to run\")%n", r.allocatedMbPerStep());
+                    + " not compiled the kernels yet (raise --warmup) or, in this JVM, it left some vector operations"
+                    + " unexpanded (the kernels above that are slower than usual; results are unaffected;"
+                    + " docs/benchmarks.md, \"What C2 decides differently from run to run\")%n", r.allocatedMbPerStep());
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("config", config.toString());
