@@ -4,6 +4,7 @@ import static dev.palm4j.core.kernels.TestArrays.assertClose;
 import static dev.palm4j.core.kernels.TestArrays.randn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.Random;
@@ -25,9 +26,8 @@ class GemmTest {
     }
 
     // Awkward shapes: 1, primes, non-multiples of MR/NR/vector length, and shapes that cross
-    // the KC, MC and NC cache blocks so every packing edge runs; several K blocks with a narrow
-    // C (B packed for all of K at once), a wide one (one K block at a time) and a short A (tasks
-    // own N ranges).
+    // the KC, MC and NC cache blocks so every packing edge runs; several K blocks with B packed
+    // for all of K at once, C narrow and wider than CHUNK_N, and a short A (tasks own N ranges).
     static Stream<Arguments> shapes() {
         int[][] s = {
             {1, 1, 1}, {1, 17, 5}, {1, 300, 77}, {3, 45, 130}, {4, 9, 16}, {7, 1, 3}, {5, 3, 1}, {6, 16, 8}, {13, 37, 29},
@@ -119,6 +119,25 @@ class GemmTest {
         double tol = 2e-6 * Math.sqrt(k) + 1e-6;
         assertClose(want, got, tol, tol * 4, "deep gemm");
         Gemm.gemm(THREE, false, false, m, n, k, a, 0, k, b, 0, n, got2, 0, n, true);
+        assertArrayEquals(got, got2);
+    }
+
+    @Test
+    void deepWideGemmRunsInColumnBlocksThatFitOnePackingRound() {
+        // K x N over WHOLE_K floats, K x CHUNK_N under it: C is split into column blocks narrow
+        // enough that B is packed for all of K (1024 + 19 columns here), and A is packed per block.
+        // One thread and 290 rows take the main path (four M blocks); two threads the short-A one,
+        // which must sum in the same order.
+        int m = 290, k = 2048, n = 1043;
+        assertTrue((long) k * n > Gemm.WHOLE_K && (long) k * Gemm.CHUNK_N <= Gemm.WHOLE_K);
+        Random rng = new Random(12);
+        float[] a = randn(rng, m * k), b = randn(rng, k * n), want = randn(rng, m * n);
+        float[] got = want.clone(), got2 = want.clone();
+        GemmReference.gemm(false, false, m, n, k, a, 0, k, b, 0, n, want, 0, n, true);
+        Gemm.gemm(Parallel.SERIAL, false, false, m, n, k, a, 0, k, b, 0, n, got, 0, n, true);
+        double tol = 2e-6 * Math.sqrt(k) + 1e-6;
+        assertClose(want, got, tol, tol * 4, "deep wide gemm");
+        Gemm.gemm(TWO, false, false, m, n, k, a, 0, k, b, 0, n, got2, 0, n, true);
         assertArrayEquals(got, got2);
     }
 
