@@ -12,9 +12,9 @@ import jdk.incubator.vector.VectorSpecies;
  * forward {@code y = x . W^T} (NT), input gradient {@code dx = dy . W} (NN), weight gradient
  * {@code dW = dy^T . x} (TN).
  *
- * <p>Goto/BLIS structure: B is packed per (KC x NC) block into NR-wide column slivers (every K
- * block in one round when B fits {@link #WHOLE_K}, with narrower column blocks if that makes it
- * fit), A per (MC x KC) block into MR-tall row slivers, and a register-blocked MR x NR micro-kernel
+ * <p>Goto/BLIS structure: B is packed per (KC x NC) block into NR-wide column slivers (as many
+ * K blocks per round as fit {@link #WHOLE_K}, in narrower column blocks when K is deep), A per
+ * (MC x KC) block into MR-tall row slivers, and a register-blocked MR x NR micro-kernel
  * accumulates a tile of C in vector registers over the whole KC depth. Packing turns every
  * transpose into the same inner loop. Threads split the M blocks (and the N range when there are
  * too few M blocks); the K blocks run in a fixed order, so every element of C is summed in the
@@ -115,26 +115,24 @@ public final class Gemm {
         int slivers = (m + MR - 1) / MR;
         int mBlocks = Math.min(slivers, (mcBlocks + width - 1) / width * width);
         int kBlocks = (k + KC - 1) / KC;
-        // Column blocks narrow enough that B is packed for all of K at once, when that makes it
-        // possible (a deep, wide C; see the grouping below). Each column block packs A again:
+        // A deep, wide C goes in column blocks narrow enough that B is packed for all of K at once
+        // (see the grouping below), at least CHUNK_N wide. Each column block packs A again:
         // 2048 x 2048 x 2048 packs it twice, 1.5% of the time.
         int ncMax = NC;
-        if (kBlocks > 1 && (long) k * Math.min(n, NC) > WHOLE_K && (long) k * CHUNK_N <= WHOLE_K)
-            ncMax = Math.max(CHUNK_N, WHOLE_K / k / NR * NR);
+        if (kBlocks > 1 && (long) k * Math.min(n, NC) > WHOLE_K) ncMax = Math.max(CHUNK_N, WHOLE_K / k / NR * NR);
         for (int jc = 0; jc < n; jc += ncMax) {
             int nc = Math.min(ncMax, n - jc), jc0 = jc;
             int nPanels = (nc + NR - 1) / NR;
             // Enough tasks to keep every thread busy: split the N panels when M is short.
             int nSplit = Math.min(nPanels, Math.max(1, (2 * width + mBlocks - 1) / mBlocks));
-            // Every K block of B is packed in one round when it fits WHOLE_K: a task then packs its
-            // M block of A for all of K and runs it through all of K, CHUNK_N columns of C at a
-            // time, so those rows of C (MC x CHUNK_N, 196 KB) stay in L2 between K blocks, and the
-            // threads meet twice per column block instead of twice per K block. One K block at a
-            // time, the micro-kernel's reads of C come from memory once per K block, and each waits
-            // out the miss: with C kept in L1 instead (an experiment), 2048^3 on one thread ran
-            // 6-34% faster (docs/benchmarks.md). Deep B (K x CHUNK_N over WHOLE_K) still goes one
-            // K block at a time.
-            int group = (long) k * nPanels * NR <= WHOLE_K ? kBlocks : 1;
+            // B is packed for as many K blocks at once as fit WHOLE_K (all of K when they do): a
+            // task then packs its M block of A for those K blocks and runs it through them,
+            // CHUNK_N columns of C at a time, so those rows of C (MC x CHUNK_N, 196 KB) stay in L2
+            // between K blocks, and the threads meet twice per round instead of twice per K block.
+            // One K block at a time, the micro-kernel's reads of C come from memory once per K
+            // block, and each waits out the miss: with C kept in L1 instead (an experiment),
+            // 2048^3 on one thread ran 6-34% faster (docs/benchmarks.md).
+            int group = (int) Math.max(1, Math.min(kBlocks, WHOLE_K / ((long) KC * nPanels * NR)));
             for (int kb0 = 0; kb0 < kBlocks; kb0 += group) {
                 int g = Math.min(group, kBlocks - kb0), first = kb0;
                 float[][] bp = packedB(g * nPanels, L * Math.min(KC, k));
@@ -150,14 +148,14 @@ public final class Gemm {
                     int p0 = nPanels * js / nSplit, p1 = nPanels * (js + 1) / nSplit;
                     int perBlock = (mc + MR - 1) / MR; // A slivers per K block
                     float[][] ap = packedA(g * perBlock, AS * Math.min(KC, k) + L);
-                    for (int i = 0; i < g; i++) {
-                        int pc = (first + i) * KC;
-                        packA(transA, a, aOff, lda, ic, mc, pc, Math.min(KC, k - pc), ap, i * perBlock);
-                    }
                     for (int q0 = p0; q0 < p1; q0 += CHUNK_N / NR) {
                         int q1 = Math.min(p1, q0 + CHUNK_N / NR);
                         for (int i = 0; i < g; i++) { // K blocks in order: C sums in the same order for any grouping
                             int pc = (first + i) * KC, kc = Math.min(KC, k - pc);
+                            // A is packed as the first chunk needs it, fresh in L2 (packing all of
+                            // it first, the macro-kernel read it back from L3: TN 4736x512x4096
+                            // 4-15% slower).
+                            if (q0 == p0) packA(transA, a, aOff, lda, ic, mc, pc, kc, ap, i * perBlock);
                             macro(ap, i * perBlock, mc, bp, i * nPanels, q0, q1, kc, c, cOff + ic * ldc + jc0, ldc, nc, pc == 0 && !accumulate);
                         }
                     }

@@ -108,8 +108,8 @@ class GemmTest {
     }
 
     @Test
-    void depthBeyondOnePackingRoundPacksBlockByBlock() {
-        // K x N just over WHOLE_K floats: B is packed one K block at a time, the other path.
+    void depthBeyondOnePackingRoundPacksInRounds() {
+        // K x N just over WHOLE_K floats: B is packed in two rounds of K blocks, the second of one.
         int m = 13, n = Gemm.NR, k = Gemm.WHOLE_K / Gemm.NR + 5;
         Random rng = new Random(5);
         float[] a = randn(rng, m * k), b = randn(rng, k * n), want = randn(rng, m * n);
@@ -124,12 +124,12 @@ class GemmTest {
 
     @Test
     void deepWideGemmRunsInColumnBlocksThatFitOnePackingRound() {
-        // K x N over WHOLE_K floats, K x CHUNK_N under it: C is split into column blocks narrow
-        // enough that B is packed for all of K (1024 + 19 columns here), and A is packed per block.
+        // K x N over WHOLE_K floats: C is split into column blocks narrow enough that B is packed
+        // for all of K (1024 + 19 columns here), and A is packed per column block.
         // One thread and 290 rows take the main path (four M blocks); two threads the short-A one,
         // which must sum in the same order.
         int m = 290, k = 2048, n = 1043;
-        assertTrue((long) k * n > Gemm.WHOLE_K && (long) k * Gemm.CHUNK_N <= Gemm.WHOLE_K);
+        assertTrue((long) k * n > Gemm.WHOLE_K && (long) k * 1024 <= Gemm.WHOLE_K);
         Random rng = new Random(12);
         float[] a = randn(rng, m * k), b = randn(rng, k * n), want = randn(rng, m * n);
         float[] got = want.clone(), got2 = want.clone();
