@@ -25,16 +25,17 @@ public final class Simd {
     /** Floats per vector. */
     public static final int LANES = F.length();
 
-    static {
-        JitHints.install(); // every kernel loads this class before its first vector operation
-    }
-
     // Butterfly shuffles for sum(): step k pairs lane i with lane i ^ (LANES >> (k + 1)).
     private static final VectorShuffle<Float> SWAP_1 = swap(LANES / 2), SWAP_2 = swap(LANES / 4),
             SWAP_3 = swap(LANES / 8), SWAP_4 = swap(LANES / 16);
 
     private static VectorShuffle<Float> swap(int step) {
         return step < 1 ? null : VectorShuffle.fromOp(F, i -> i ^ step);
+    }
+
+    static { // every kernel loads this class before its first vector operation
+        JitHints.install();
+        JitHints.warmOperatorProfiles();
     }
 
     /**

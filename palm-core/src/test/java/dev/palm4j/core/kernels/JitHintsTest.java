@@ -43,4 +43,26 @@ class JitHintsTest {
         for (String method : JitHints.FORCE_INLINE)
             assertTrue(listing.contains("+dev/palm4j/core/kernels/" + method), method + " missing from " + listing);
     }
+
+    @Test
+    void theWarmUpRunsEveryOperatorTheKernelsName() throws Exception {
+        // Kernels name some operators (VectorOperators.ASHR); a new one the warm-up does not run
+        // could be the first of its kind to reach the Vector API's shared profiles.
+        java.nio.file.Path src = java.nio.file.Path.of("src/main/java", Simd.class.getPackageName().replace('.', '/'));
+        String warmUp = java.nio.file.Files.readString(src.resolve("JitHints.java"));
+        warmUp = warmUp.substring(warmUp.indexOf("static void warmOperatorProfiles"));
+        java.util.regex.Pattern named = java.util.regex.Pattern.compile("VectorOperators\\.([A-Z_0-9]+)");
+        List<String> missing = new ArrayList<>();
+        try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(src)) {
+            for (java.nio.file.Path file : (Iterable<java.nio.file.Path>) files::iterator) {
+                for (String line : java.nio.file.Files.readAllLines(file)) {
+                    String code = line.strip();
+                    if (code.startsWith("*") || code.startsWith("/*") || code.startsWith("//")) continue;
+                    java.util.regex.Matcher m = named.matcher(code);
+                    while (m.find()) if (!warmUp.contains("VectorOperators." + m.group(1))) missing.add(file.getFileName() + ": " + m.group(1));
+                }
+            }
+        }
+        assertTrue(missing.isEmpty(), "operators the kernels name but JitHints.warmOperatorProfiles does not run: " + missing);
+    }
 }
