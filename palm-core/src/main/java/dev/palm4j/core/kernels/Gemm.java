@@ -55,7 +55,7 @@ public final class Gemm {
     static final int NC = 3072;
     /** Packed B of up to this many floats (8 MB) may cover the whole depth K in one round. */
     static final int WHOLE_K = 2 << 20;
-    /** Columns of C a task runs through all of K before the next ones, when B is packed for all of K. */
+    /** Columns of C a task runs through every K block of a packing round before the next ones. */
     static final int CHUNK_N = 512;
 
     // Packing buffers live per thread and only ever grow, so steady-state calls allocate nothing.
@@ -127,8 +127,9 @@ public final class Gemm {
             int nSplit = Math.min(nPanels, Math.max(1, (2 * width + mBlocks - 1) / mBlocks));
             // B is packed for as many K blocks at once as fit WHOLE_K (all of K when they do): a
             // task then packs its M block of A for those K blocks and runs it through them,
-            // CHUNK_N columns of C at a time, so those rows of C (MC x CHUNK_N, 196 KB) stay in L2
-            // between K blocks, and the threads meet twice per round instead of twice per K block.
+            // CHUNK_N columns of C at a time, so those rows of C (MC x CHUNK_N, 196 KB, beside a
+            // 300 KB block of A in a 512 KB L2) are not swept from memory once per K block, and the
+            // threads meet twice per round instead of twice per K block.
             // One K block at a time, the micro-kernel's reads of C come from memory once per K
             // block, and each waits out the miss: with C kept in L1 instead (an experiment),
             // 2048^3 on one thread ran 6-34% faster (docs/benchmarks.md).
