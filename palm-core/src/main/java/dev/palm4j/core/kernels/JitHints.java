@@ -74,7 +74,7 @@ final class JitHints {
         }
     }
 
-    /** Rounds of {@link #warmOperatorProfiles}: about 170 ms once per JVM, mostly interpreted. */
+    /** Rounds of {@link #warmOperatorProfiles}: 0.2-0.3 s once per JVM, mostly interpreted. */
     static final int WARM_ROUNDS = 1000;
 
     /**
