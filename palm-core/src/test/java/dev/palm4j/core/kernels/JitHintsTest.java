@@ -4,8 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
 import java.lang.reflect.Method;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -48,17 +52,17 @@ class JitHintsTest {
     void theWarmUpRunsEveryOperatorTheKernelsName() throws Exception {
         // Kernels name some operators (VectorOperators.ASHR); a new one the warm-up does not run
         // could be the first of its kind to reach the Vector API's shared profiles.
-        java.nio.file.Path src = java.nio.file.Path.of("src/main/java", Simd.class.getPackageName().replace('.', '/'));
-        String warmUp = java.nio.file.Files.readString(src.resolve("JitHints.java"));
+        Path src = Path.of("src/main/java", Simd.class.getPackageName().replace('.', '/'));
+        String warmUp = Files.readString(src.resolve("JitHints.java"));
         warmUp = warmUp.substring(warmUp.indexOf("static void warmOperatorProfiles"));
-        java.util.regex.Pattern named = java.util.regex.Pattern.compile("VectorOperators\\.([A-Z_0-9]+)");
+        Pattern named = Pattern.compile("VectorOperators\\.([A-Z_0-9]+)");
         List<String> missing = new ArrayList<>();
-        try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(src)) {
-            for (java.nio.file.Path file : (Iterable<java.nio.file.Path>) files::iterator) {
-                for (String line : java.nio.file.Files.readAllLines(file)) {
+        try (Stream<Path> files = Files.list(src)) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                for (String line : Files.readAllLines(file)) {
                     String code = line.strip();
                     if (code.startsWith("*") || code.startsWith("/*") || code.startsWith("//")) continue;
-                    java.util.regex.Matcher m = named.matcher(code);
+                    Matcher m = named.matcher(code);
                     while (m.find()) if (!warmUp.contains("VectorOperators." + m.group(1))) missing.add(file.getFileName() + ": " + m.group(1));
                 }
             }
