@@ -26,13 +26,15 @@ public final class Gemm {
     private static final VectorSpecies<Float> F = Simd.F;
     private static final int L = F.length();
     /**
-     * Micro-tile: MR rows of C by NR = 2 vectors of columns, 10 accumulators. Not 6 rows and 12:
-     * with 12 accumulators, 2 B vectors and 2 broadcasts the loop needs all 16 AVX2 registers,
-     * and in most JVMs of one benchmark C2's allocator split the accumulators' live ranges (two
-     * spilled, three copied per step: the GEMMs of a whole run 1.7-1.9x slower). Five rows
-     * leave four registers free (docs/benchmarks.md).
+     * Micro-tile: MR rows of C by NR = 2 vectors of columns. With AVX-512 (32 vector registers)
+     * 12 rows, 24 accumulators: the tile alone runs at 98% of the FMA peak where 5 rows ran at
+     * 90%, and it reads half as much of A per FMA (docs/benchmarks.md). With narrower vectors
+     * (AVX2: 16 registers) 5 rows, 10 accumulators: with 12, 2 B vectors and 2 broadcasts the
+     * loop needs all 16, and in most JVMs of one benchmark C2's allocator split the
+     * accumulators' live ranges (two spilled, three copied per step: the GEMMs of a whole run
+     * 1.7-1.9x slower). Five rows leave four registers free.
      */
-    static final int MR = 5;
+    static final int MR = L >= 16 ? 12 : 5;
     static final int NR = 2 * L;
     /**
      * Floats per depth step in a packed A sliver: MR values and the rest padding. A packed B sliver
@@ -296,8 +298,25 @@ public final class Gemm {
             return;
         }
         int full = mc / MR * MR;
-        for (int ir = 0; ir < full; ir += MR) {
-            // MR rows read side by side along K, so the sliver is written in order.
+        if (MR != 5) {
+            // 16 depth steps at a time, row by row: each row's 16 values are one cache line read
+            // in order, and the 16 steps of the sliver they go to (1 KB) stay in L1. Reading the
+            // MR rows side by side one step at a time was 3-11% slower on whole GEMMs
+            // (anchor M's input gradient, K = 4736, the most).
+            for (int ir = 0; ir < full; ir += MR) {
+                float[] sliver = dst[dBase + ir / MR];
+                int s0 = aOff + (ic + ir) * lda + pc, p = 0;
+                for (; p + 16 <= kc; p += 16) {
+                    for (int i = 0; i < MR; i++) {
+                        int src = s0 + i * lda + p;
+                        for (int q = 0, o = p * AS + i; q < 16; q++, o += AS) sliver[o] = a[src + q];
+                    }
+                }
+                for (; p < kc; p++) for (int i = 0, o = p * AS; i < MR; i++) sliver[o + i] = a[s0 + i * lda + p];
+            }
+        } else for (int ir = 0; ir < full; ir += MR) {
+            // The five rows of the AVX2 tile read side by side along K, so the sliver is written
+            // in order, with the rows' indices kept in registers.
             float[] sliver = dst[dBase + ir / MR];
             int s0 = aOff + (ic + ir) * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda;
             for (int p = 0; p < kc; p++) {
@@ -351,6 +370,13 @@ public final class Gemm {
     // the B row as its left and right halves (bl, br: L floats per depth step each).
     private static void micro(int kc, float[] ap, float[] bl, float[] br, float[] c, int ci, int ldc,
                               boolean overwrite) {
+        if (MR == 12) micro12(kc, ap, bl, br, c, ci, ldc, overwrite);
+        else micro5(kc, ap, bl, br, c, ci, ldc, overwrite);
+    }
+
+    // The AVX2 tile: C (5, NR) (+)= packed A (5 per depth step, AS apart) x packed B.
+    private static void micro5(int kc, float[] ap, float[] bl, float[] br, float[] c, int ci, int ldc,
+                               boolean overwrite) {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z,
                 c30 = z, c31 = z, c40 = z, c41 = z;
@@ -402,5 +428,73 @@ public final class Gemm {
         c20.intoArray(c, c2); c21.intoArray(c, c2 + L);
         c30.intoArray(c, c3); c31.intoArray(c, c3 + L);
         c40.intoArray(c, c4); c41.intoArray(c, c4 + L);
+    }
+
+    // The 512-bit tile: C (12, NR) (+)= packed A (12 per depth step) x packed B, 24 accumulators
+    // of the 32 AVX-512 registers, with 2 B vectors and a broadcast beside them. Same loop
+    // structure as micro5 (see there for the test that never passes and the written-out stores).
+    private static void micro12(int kc, float[] ap, float[] bl, float[] br, float[] c, int ci, int ldc,
+                                boolean overwrite) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector cl0 = z, cr0 = z, cl1 = z, cr1 = z, cl2 = z, cr2 = z, cl3 = z, cr3 = z;
+        FloatVector cl4 = z, cr4 = z, cl5 = z, cr5 = z, cl6 = z, cr6 = z, cl7 = z, cr7 = z;
+        FloatVector cl8 = z, cr8 = z, cl9 = z, cr9 = z, cl10 = z, cr10 = z, cl11 = z, cr11 = z;
+        for (int aq = 0, end = kc * AS, never = end + AS; aq < end; aq += AS) {
+            if (aq == never) throw new IllegalStateException("micro-kernel past its depth");
+            int bq = aq >>> B_SHIFT;
+            FloatVector b0 = FloatVector.fromArray(F, bl, bq);
+            FloatVector b1 = FloatVector.fromArray(F, br, bq);
+            FloatVector a0 = FloatVector.broadcast(F, ap[aq + 0]);
+            cl0 = a0.fma(b0, cl0); cr0 = a0.fma(b1, cr0);
+            FloatVector a1 = FloatVector.broadcast(F, ap[aq + 1]);
+            cl1 = a1.fma(b0, cl1); cr1 = a1.fma(b1, cr1);
+            FloatVector a2 = FloatVector.broadcast(F, ap[aq + 2]);
+            cl2 = a2.fma(b0, cl2); cr2 = a2.fma(b1, cr2);
+            FloatVector a3 = FloatVector.broadcast(F, ap[aq + 3]);
+            cl3 = a3.fma(b0, cl3); cr3 = a3.fma(b1, cr3);
+            FloatVector a4 = FloatVector.broadcast(F, ap[aq + 4]);
+            cl4 = a4.fma(b0, cl4); cr4 = a4.fma(b1, cr4);
+            FloatVector a5 = FloatVector.broadcast(F, ap[aq + 5]);
+            cl5 = a5.fma(b0, cl5); cr5 = a5.fma(b1, cr5);
+            FloatVector a6 = FloatVector.broadcast(F, ap[aq + 6]);
+            cl6 = a6.fma(b0, cl6); cr6 = a6.fma(b1, cr6);
+            FloatVector a7 = FloatVector.broadcast(F, ap[aq + 7]);
+            cl7 = a7.fma(b0, cl7); cr7 = a7.fma(b1, cr7);
+            FloatVector a8 = FloatVector.broadcast(F, ap[aq + 8]);
+            cl8 = a8.fma(b0, cl8); cr8 = a8.fma(b1, cr8);
+            FloatVector a9 = FloatVector.broadcast(F, ap[aq + 9]);
+            cl9 = a9.fma(b0, cl9); cr9 = a9.fma(b1, cr9);
+            FloatVector a10 = FloatVector.broadcast(F, ap[aq + 10]);
+            cl10 = a10.fma(b0, cl10); cr10 = a10.fma(b1, cr10);
+            FloatVector a11 = FloatVector.broadcast(F, ap[aq + 11]);
+            cl11 = a11.fma(b0, cl11); cr11 = a11.fma(b1, cr11);
+        }
+        int o1 = ci + ldc, o2 = o1 + ldc, o3 = o2 + ldc, o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc, o8 = o7 + ldc, o9 = o8 + ldc, o10 = o9 + ldc, o11 = o10 + ldc;
+        if (!overwrite) {
+            cl0 = cl0.add(FloatVector.fromArray(F, c, ci)); cr0 = cr0.add(FloatVector.fromArray(F, c, ci + L));
+            cl1 = cl1.add(FloatVector.fromArray(F, c, o1)); cr1 = cr1.add(FloatVector.fromArray(F, c, o1 + L));
+            cl2 = cl2.add(FloatVector.fromArray(F, c, o2)); cr2 = cr2.add(FloatVector.fromArray(F, c, o2 + L));
+            cl3 = cl3.add(FloatVector.fromArray(F, c, o3)); cr3 = cr3.add(FloatVector.fromArray(F, c, o3 + L));
+            cl4 = cl4.add(FloatVector.fromArray(F, c, o4)); cr4 = cr4.add(FloatVector.fromArray(F, c, o4 + L));
+            cl5 = cl5.add(FloatVector.fromArray(F, c, o5)); cr5 = cr5.add(FloatVector.fromArray(F, c, o5 + L));
+            cl6 = cl6.add(FloatVector.fromArray(F, c, o6)); cr6 = cr6.add(FloatVector.fromArray(F, c, o6 + L));
+            cl7 = cl7.add(FloatVector.fromArray(F, c, o7)); cr7 = cr7.add(FloatVector.fromArray(F, c, o7 + L));
+            cl8 = cl8.add(FloatVector.fromArray(F, c, o8)); cr8 = cr8.add(FloatVector.fromArray(F, c, o8 + L));
+            cl9 = cl9.add(FloatVector.fromArray(F, c, o9)); cr9 = cr9.add(FloatVector.fromArray(F, c, o9 + L));
+            cl10 = cl10.add(FloatVector.fromArray(F, c, o10)); cr10 = cr10.add(FloatVector.fromArray(F, c, o10 + L));
+            cl11 = cl11.add(FloatVector.fromArray(F, c, o11)); cr11 = cr11.add(FloatVector.fromArray(F, c, o11 + L));
+        }
+        cl0.intoArray(c, ci); cr0.intoArray(c, ci + L);
+        cl1.intoArray(c, o1); cr1.intoArray(c, o1 + L);
+        cl2.intoArray(c, o2); cr2.intoArray(c, o2 + L);
+        cl3.intoArray(c, o3); cr3.intoArray(c, o3 + L);
+        cl4.intoArray(c, o4); cr4.intoArray(c, o4 + L);
+        cl5.intoArray(c, o5); cr5.intoArray(c, o5 + L);
+        cl6.intoArray(c, o6); cr6.intoArray(c, o6 + L);
+        cl7.intoArray(c, o7); cr7.intoArray(c, o7 + L);
+        cl8.intoArray(c, o8); cr8.intoArray(c, o8 + L);
+        cl9.intoArray(c, o9); cr9.intoArray(c, o9 + L);
+        cl10.intoArray(c, o10); cr10.intoArray(c, o10 + L);
+        cl11.intoArray(c, o11); cr11.intoArray(c, o11 + L);
     }
 }
