@@ -47,10 +47,12 @@ public final class Gemm {
     /** B index = A index >>> B_SHIFT (0 at 256 and 512 bits): AS = L << B_SHIFT. */
     static final int B_SHIFT = Integer.numberOfTrailingZeros(AS) - Integer.numberOfTrailingZeros(L);
     /**
-     * Cache blocks: a KC x NR sliver of B (32 KB, in two arrays) stays in L1 while an MC x KC
-     * block of A streams from L2. A deep KC means fewer passes over C and fewer packing rounds
-     * (each a thread barrier): on 2 AVX2 cores KC 512 gave 150-160 GFLOP/s at n = 1024-2048
-     * against 115-125 with 256 (docs/benchmarks.md).
+     * Cache blocks: a KC x NR sliver of B (32 KB, in two arrays: KC 512 with AVX2, 256 with
+     * AVX-512) stays in L1 while an MC x KC block of A streams from L2. A deep KC means fewer
+     * passes over C and fewer packing rounds (each a thread barrier): on 2 AVX2 cores KC 512 gave
+     * 150-160 GFLOP/s at n = 1024-2048 against 115-125 with 256; on Zen 5 (48 KB L1) KC 192 and
+     * 320 ran 0.92-0.94x and 1.00x of 256, and MC 48-576 0.93-1.05x of 96
+     * (docs/benchmarks.md).
      */
     static final int KC = Math.max(128, 8192 / NR);
     static final int MC = 96;
