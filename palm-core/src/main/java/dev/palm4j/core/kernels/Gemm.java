@@ -446,7 +446,7 @@ public final class Gemm {
             int bq = aq >>> B_SHIFT;
             FloatVector b0 = FloatVector.fromArray(F, bl, bq);
             FloatVector b1 = FloatVector.fromArray(F, br, bq);
-            FloatVector a0 = FloatVector.broadcast(F, ap[aq + 0]);
+            FloatVector a0 = FloatVector.broadcast(F, ap[aq]);
             cl0 = a0.fma(b0, cl0); cr0 = a0.fma(b1, cr0);
             FloatVector a1 = FloatVector.broadcast(F, ap[aq + 1]);
             cl1 = a1.fma(b0, cl1); cr1 = a1.fma(b1, cr1);
