@@ -64,8 +64,9 @@ final class TrainCommand implements Callable<Integer> {
             description = "Start a new run from these weights (a checkpoint or run directory), with a fresh optimizer and schedule.")
     Path initFrom;
 
-    @Option(names = "--peak-gflops", paramLabel = "G", hidden = true,
-            description = "Use this FMA peak for MFU instead of measuring it at start.")
+    @Option(names = "--peak-gflops", paramLabel = "G",
+            description = "The FMA peak in GFLOP/s that MFU is relative to, instead of measuring it at start"
+                    + " (2 s; `palm bench peak` prints it).")
     double peakGflops;
 
     @Override
@@ -82,7 +83,7 @@ final class TrainCommand implements Callable<Integer> {
                 ? new Progress("train", cfg.train().steps(), new PrintStream(OutputStream.nullOutputStream()), false, System::nanoTime)
                 : Progress.stderr("train", cfg.train().steps()).plainInterval(Duration.ofDays(1));
         try (progress; Trainer trainer = new Trainer(cfg,
-                new Trainer.Options(dir, resume, initFrom, peakGflops, VersionProvider.palmVersion()), new Console(progress, cfg))) {
+                new Trainer.Options(dir, resume, initFrom, peakGflops, VersionProvider.palmVersion()), new Console(progress, cfg, peakGflops > 0))) {
             Trainer.StepMetrics last = runStoppable(trainer);
             progress.close();
             if (!quiet) { // over MPI process 0 reports
@@ -132,14 +133,19 @@ final class TrainCommand implements Callable<Integer> {
     static final class Console implements TrainListener {
         private final Progress progress;
         private final RunConfig cfg;
+        private final boolean peakGiven; // --peak-gflops, not measured
+        private double peakGflops;
+        private boolean saidMfuOverPeak;
 
-        Console(Progress progress, RunConfig cfg) {
+        Console(Progress progress, RunConfig cfg, boolean peakGiven) {
             this.progress = progress;
             this.cfg = cfg;
+            this.peakGiven = peakGiven;
         }
 
         @Override
         public void onStart(Trainer.Plan p) {
+            peakGflops = p.peakGflops();
             progress.startAt(p.startStep());
             progress.rateUnit("tok", (double) cfg.train().batchSize() * cfg.train().seqLen());
             var m = cfg.model();
@@ -178,6 +184,18 @@ final class TrainCommand implements Callable<Integer> {
             String status = String.format(Locale.ROOT, "loss %.4f lr %.2e %s tok/s mfu %.1f%%", s.loss(), s.lr(),
                     Progress.formatRate(s.tokensPerSecond()), 100 * s.mfu());
             progress.update(s.step(), status);
+            if (s.mfu() > 1 && !saidMfuOverPeak) {
+                // Model FLOPs cannot outrun the FMA units: the peak is too low, most often one
+                // measured while something else held the CPU. Said once; the run keeps the one
+                // denominator it recorded in run.json.
+                saidMfuOverPeak = true;
+                progress.message(String.format(Locale.ROOT,
+                        "palm: MFU over 100%%: step %d ran %.0f GFLOP/s of model FLOPs, more than the FMA peak %s"
+                                + " (%.0f GFLOP/s), so that figure is low%s; this run's MFU is relative to it."
+                                + " `palm bench peak` measures the peak, --peak-gflops sets it.",
+                        s.step(), s.mfu() * peakGflops, peakGiven ? "given with --peak-gflops" : "measured at start",
+                        peakGflops, peakGiven ? "" : " (the CPU was busy then)"));
+            }
             int every = cfg.train().logInterval();
             if (every > 0 && (s.step() % every == 0 || s.step() == s.totalSteps())) {
                 double eta = progress.etaSeconds();

@@ -53,4 +53,19 @@ class TrainGenerateCommandTest {
         assertEquals(0, info.code(), info.stderr());
         assertTrue(info.stdout().contains("parameters") && info.stdout().contains("multi-query"), info.stdout());
     }
+
+    @Test
+    void anMfuOverTheMeasuredPeakIsExplainedOnce() {
+        // A peak far below what any machine does, as one measured while the CPU was busy would be.
+        Path config = Path.of("../configs/tiny.yaml").toAbsolutePath().normalize();
+        HostileInputTest.Run train = run("train", "--config", config.toString(), "--run-dir", dir.resolve("run").toString(),
+                "--steps", "3", "--set", "data.cache_dir=" + dir.resolve("cache"), "--set", "schedule.warmup_steps=1",
+                "--peak-gflops", "0.001");
+        assertEquals(0, train.code(), train.stderr());
+        String said = "palm: MFU over 100%: step 1 ran ";
+        assertTrue(train.stderr().contains(said), train.stderr());
+        assertEquals(train.stderr().indexOf("MFU over 100%"), train.stderr().lastIndexOf("MFU over 100%"), "said once: " + train.stderr());
+        assertTrue(train.stderr().contains("more than the FMA peak given with --peak-gflops (0 GFLOP/s), so that figure is low;"),
+                train.stderr());
+    }
 }
