@@ -471,7 +471,8 @@ public final class Gemm {
             FloatVector a11 = FloatVector.broadcast(F, ap[aq + 11]);
             cl11 = a11.fma(b0, cl11); cr11 = a11.fma(b1, cr11);
         }
-        int o1 = ci + ldc, o2 = o1 + ldc, o3 = o2 + ldc, o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc, o8 = o7 + ldc, o9 = o8 + ldc, o10 = o9 + ldc, o11 = o10 + ldc;
+        int o1 = ci + ldc, o2 = o1 + ldc, o3 = o2 + ldc, o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc;
+        int o7 = o6 + ldc, o8 = o7 + ldc, o9 = o8 + ldc, o10 = o9 + ldc, o11 = o10 + ldc;
         if (!overwrite) {
             cl0 = cl0.add(FloatVector.fromArray(F, c, ci)); cr0 = cr0.add(FloatVector.fromArray(F, c, ci + L));
             cl1 = cl1.add(FloatVector.fromArray(F, c, o1)); cr1 = cr1.add(FloatVector.fromArray(F, c, o1 + L));
