@@ -28,8 +28,11 @@ public final class AttentionBench {
                 Attention.backward(par, dq, 0, dk, 0, dv, 0, dout, 0, o, 0, lse, 0, q, 0, k, 0, v, 0,
                         B, T, T, T, 0, heads, kvHeads, D, scale);
             };
-            double f = Sampler.time(fwd, 1.5, samples, 0.2).seconds();
-            double fb = Sampler.time(both, 1.5, samples, 0.3).seconds();
+            // The first length also warms the JIT up: on JDK 25 the backward was not compiled
+            // yet after 1.5 s (its first point read 6x slow).
+            double warmup = out.isEmpty() ? 4.0 : 1.5;
+            double f = Sampler.time(fwd, warmup, samples, 0.2).seconds();
+            double fb = Sampler.time(both, warmup, samples, 0.3).seconds();
             // Causal: half of the T x T scores. Forward QK^T and PV: 4 B H T^2 D / 2 flops;
             // backward recomputes QK^T and does four more products: 2.5x the forward.
             double fwdFlops = 2.0 * B * heads * (double) T * T * D;
