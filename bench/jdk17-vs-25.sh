@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "jdk17-vs-25: --runs takes a whole number >= 1, not '$runs'" >&2; exit 2; }
 jdk17=${JDK17_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
 jdk25=${JDK25_HOME:-}
 if [ -z "$jdk25" ]; then
