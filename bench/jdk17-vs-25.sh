@@ -55,11 +55,11 @@ import json, statistics, sys, glob, os
 out, configs = sys.argv[1], sys.argv[2].split(",")
 def load(pattern):
     return [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, pattern)))]
+kernels = {v: load(f"kernels-{v}-*.json") for v in ("17", "25")}  # one per run, in run order
 rows = []  # (what, unit, higher_is_better, values for 17, values for 25)
 def add(what, unit, higher, get):
-    vals = {v: [get(j) for j in load(f"kernels-{v}-*.json")] for v in ("17", "25")}
-    rows.append((what, unit, higher, vals["17"], vals["25"]))
-k17 = load("kernels-17-*.json")
+    rows.append((what, unit, higher, [get(j) for j in kernels["17"]], [get(j) for j in kernels["25"]]))
+k17 = kernels["17"]
 for t in k17[0]["peak_gflops"]:  # "1_threads", "2_threads"
     n = int(t.split("_")[0])
     add(f"FMA peak, {n} thread{'s' if n > 1 else ''}", "GFLOP/s", True, lambda j, t=t: j["peak_gflops"][t])
