@@ -158,7 +158,12 @@ public final class Gemm {
                     int ic = (int) ((long) slivers * ib / mBlocks) * MR, mc = Math.min(m, (int) ((long) slivers * (ib + 1) / mBlocks) * MR) - ic;
                     int p0 = nPanels * js / nSplit, p1 = nPanels * (js + 1) / nSplit;
                     int perBlock = (mc + MR - 1) / MR; // A slivers per K block
-                    float[][] ap = packedA(g * perBlock, AS * Math.min(KC, k) + L);
+                    // With one chunk, every K block's A goes into the same slivers, still in L2
+                    // from the block before; slivers of their own, kept for later chunks, were
+                    // cold each time they were written (one-chunk NN and TN shapes of anchor M
+                    // 1.02-1.035x on two threads).
+                    boolean oneChunk = p1 - p0 <= CHUNK_N / NR;
+                    float[][] ap = packedA((oneChunk ? 1 : g) * perBlock, AS * Math.min(KC, k) + L);
                     for (int q0 = p0; q0 < p1; q0 += CHUNK_N / NR) {
                         int q1 = Math.min(p1, q0 + CHUNK_N / NR);
                         for (int i = 0; i < g; i++) { // K blocks in order: C sums in the same order for any grouping
@@ -166,8 +171,9 @@ public final class Gemm {
                             // A is packed as the first chunk needs it, fresh in L2 (packing all of
                             // it first, the macro-kernel read it back from L3: TN 4736x512x4096
                             // 4-15% slower).
-                            if (q0 == p0) packA(transA, a, aOff, lda, ic, mc, pc, kc, ap, i * perBlock);
-                            macro(ap, i * perBlock, mc, bp, i * nPanels, q0, q1, kc, c, cOff + ic * ldc + jc0, ldc, nc, pc == 0 && !accumulate);
+                            int aBase = oneChunk ? 0 : i * perBlock;
+                            if (q0 == p0) packA(transA, a, aOff, lda, ic, mc, pc, kc, ap, aBase);
+                            macro(ap, aBase, mc, bp, i * nPanels, q0, q1, kc, c, cOff + ic * ldc + jc0, ldc, nc, pc == 0 && !accumulate);
                         }
                     }
                 });
@@ -291,16 +297,29 @@ public final class Gemm {
                               float[][] dst, int dBase) {
         if (transA) {
             // A stored (K,M): row p of the block is mc contiguous values, read once for every
-            // sliver (walking one sliver at a time would touch a new page per value of p).
-            int full = mc / MR;
-            for (int p = 0; p < kc; p++) {
-                int src = aOff + (pc + p) * lda + ic, d = p * AS, s = 0;
-                // A whole vector per sliver: its L - MR extra values land in the step's padding,
-                // in step p + 1 (written next) or in the sliver's slack (packedA allots L more).
-                if (L >= MR) for (; s < full && src + s * MR + L <= a.length; s++) FloatVector.fromArray(F, a, src + s * MR).intoArray(dst[dBase + s], d);
-                for (; s < full; s++) System.arraycopy(a, src + s * MR, dst[dBase + s], d, MR);
-                if (full * MR < mc) {
-                    for (int i = 0, r = full * MR; i < MR; i++) dst[dBase + full][d + i] = r + i < mc ? a[src + r + i] : 0f;
+            // sliver (walking one sliver at a time would touch a new page per value of p). Rows
+            // go eight at a time, so that eight rows' cache misses are in flight together: one
+            // row at a time, packing was 15% of a weight-gradient GEMM (TN 4736x512x4096).
+            int full = mc / MR, p = 0;
+            if (L >= MR && full > 0) {
+                // A whole vector per sliver: its L - MR extra values land in the step's padding.
+                for (int last = (full - 1) * MR + L; p + 8 <= kc && aOff + (pc + p + 7) * lda + ic + last <= a.length; p += 8) {
+                    int src = aOff + (pc + p) * lda + ic, d = p * AS;
+                    for (int s = 0; s < full; s++) {
+                        float[] sliver = dst[dBase + s];
+                        for (int r = 0, o = src + s * MR; r < 8; r++, o += lda) FloatVector.fromArray(F, a, o).intoArray(sliver, d + r * AS);
+                    }
+                }
+            }
+            for (; p < kc; p++) {
+                int src = aOff + (pc + p) * lda + ic, d = p * AS;
+                for (int s = 0; s < full; s++) System.arraycopy(a, src + s * MR, dst[dBase + s], d, MR);
+            }
+            if (full * MR < mc) {
+                float[] sliver = dst[dBase + full];
+                for (p = 0; p < kc; p++) {
+                    int src = aOff + (pc + p) * lda + ic + full * MR, d = p * AS;
+                    for (int i = 0; i < MR; i++) sliver[d + i] = full * MR + i < mc ? a[src + i] : 0f;
                 }
             }
             return;
