@@ -163,7 +163,7 @@ public final class Gemm {
                     // cold each time they were written (one-chunk NN and TN shapes of anchor M
                     // 1.02-1.035x on two threads).
                     boolean oneChunk = p1 - p0 <= CHUNK_N / NR;
-                    float[][] ap = packedA((oneChunk ? 1 : g) * perBlock, AS * Math.min(KC, k) + L);
+                    float[][] ap = packedA((oneChunk ? 1 : g) * perBlock, AS * Math.min(KC, k));
                     for (int q0 = p0; q0 < p1; q0 += CHUNK_N / NR) {
                         int q1 = Math.min(p1, q0 + CHUNK_N / NR);
                         for (int i = 0; i < g; i++) { // K blocks in order: C sums in the same order for any grouping
@@ -192,7 +192,7 @@ public final class Gemm {
                                   float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                                   float[] c, int cOff, int ldc, boolean accumulate) {
         int slivers = (m + MR - 1) / MR, kBlocks = (k + KC - 1) / KC, nPanels = (n + NR - 1) / NR;
-        float[][] ap = packedA(kBlocks * slivers, AS * Math.min(KC, k) + L);
+        float[][] ap = packedA(kBlocks * slivers, AS * Math.min(KC, k));
         par.forEach(kBlocks, kb -> packA(transA, a, aOff, lda, 0, m, kb * KC, Math.min(KC, k - kb * KC), ap, kb * slivers));
         int tasks = Math.min(nPanels, 4 * par.width());
         par.forEach(tasks, t -> {
