@@ -4,6 +4,7 @@ import dev.palm4j.core.kernels.Simd;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -43,6 +44,16 @@ public final class FmaPeak {
         // repeats, and a median would understate what a well-tuned kernel can reach.
         List<Double> used = quiet.isEmpty() ? noisy : quiet;
         return new Result(threads, Simd.bits(), java.util.Collections.max(used), !quiet.isEmpty());
+    }
+
+    /**
+     * Runs the FMA loop on the calling thread until {@code stop} is set: a neighbour that keeps
+     * one core's FMA units busy and touches no memory (GemmVsNd4j's {@code --neighbour}).
+     */
+    public static void burn(AtomicBoolean stop) {
+        float s = 0;
+        while (!stop.get()) s += loop(1, 1.0f);
+        sink += s;
     }
 
     private static void warmUp() {
