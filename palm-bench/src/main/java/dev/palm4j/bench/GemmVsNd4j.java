@@ -7,7 +7,9 @@ import dev.palm4j.core.kernels.Gemm;
 import dev.palm4j.core.kernels.Parallel;
 import dev.palm4j.core.kernels.Simd;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicBoolean;
 import jdk.incubator.vector.FloatVector;
@@ -171,14 +173,14 @@ public final class GemmVsNd4j {
             Pair p = new Pair(s, Parallel.SERIAL), other = new Pair(s, Parallel.SERIAL);
             p.gflops(p::ours, 2.0, 1);
             p.gflops(p::theirs, 2.0, 1);
-            java.util.Map<Load, List<Double>> ours = new java.util.EnumMap<>(Load.class), theirs = new java.util.EnumMap<>(Load.class);
+            Map<Load, List<Double>> ours = new EnumMap<>(Load.class), theirs = new EnumMap<>(Load.class);
             // Loads take turns within a round, so drift on the host reaches every load alike.
             for (int round = 0; round < samples; round++) {
                 for (Load load : Load.values()) {
                     AtomicBoolean stop = new AtomicBoolean();
                     Thread t = new Thread(() -> {
                         switch (load) {
-                            case FMA -> dev.palm4j.core.bench.FmaPeak.burn(stop);
+                            case FMA -> FmaPeak.burn(stop);
                             case STREAM_8MB -> stream(l3, stop);
                             case STREAM_256MB -> stream(dram, stop);
                             case GEMM -> { while (!stop.get()) other.ours(); }
